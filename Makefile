@@ -1,0 +1,50 @@
+# Team Around. `make demo` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 127.0.0.1
+# One process per core with Redis; one process on the embedded default, whose in-memory
+# channel layer cannot carry WebSocket pushes between processes.
+WORKERS ?= $(if $(REDIS_URL),$(shell nproc),1)
+
+.PHONY: demo serve test check bench install worker clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(MAKE) --no-print-directory run
+
+serve: install
+	$(BIN)/python manage.py migrate --noinput
+	$(MAKE) --no-print-directory run
+
+run:
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) \
+		--no-access-log --lifespan off
+
+worker: install
+	$(BIN)/celery -A config worker --beat --loglevel=INFO --concurrency=2
+
+test: install
+	FAST_PASSWORD_HASHER=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) db.sqlite3 .pytest_cache

@@ -1,0 +1,60 @@
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+
+
+class AgencyKind(models.TextChoices):
+    EARLY_HELP = "early_help", "Early help"
+    CHILDRENS_SOCIAL_CARE = "childrens_social_care", "Children's social care"
+    SCHOOL = "school", "School"
+    POLICE = "police", "Police"
+    HEALTH = "health", "Health"
+    HOUSING = "housing", "Housing"
+    JOBCENTRE = "jobcentre", "Jobcentre"
+    YOUTH_JUSTICE = "youth_justice", "Youth justice"
+    PROBATION = "probation", "Probation"
+    SUBSTANCE_MISUSE = "substance_misuse", "Substance misuse"
+    DOMESTIC_ABUSE = "domestic_abuse", "Domestic abuse"
+    VOLUNTARY = "voluntary", "Voluntary sector"
+    OTHER = "other", "Other"
+
+
+class Agency(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=32, choices=AgencyKind.choices)
+    # Object permissions on families are granted to this group (cases/access.py).
+    group = models.OneToOneField(Group, on_delete=models.PROTECT, related_name="agency")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "agencies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    PRACTITIONER = "practitioner", "Practitioner"
+    KEY_WORKER = "key_worker", "Key worker"
+    MANAGER = "manager", "Manager"
+    AGENCY_ADMIN = "agency_admin", "Agency admin"
+
+
+# Roles that work with case data. An agency admin manages staff and sees no family.
+CASE_ROLES = frozenset({Role.PRACTITIONER, Role.KEY_WORKER, Role.MANAGER})
+
+
+class StaffMember(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff"
+    )
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="staff")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}, {self.agency})"

@@ -1,0 +1,31 @@
+"""Reads for agencies and staff."""
+
+from django.db.models import QuerySet
+
+from agencies.models import Agency, Role, StaffMember
+
+
+def agency_list() -> QuerySet[Agency]:
+    return Agency.objects.all()
+
+
+def staff_list(*, agency: Agency) -> QuerySet[StaffMember]:
+    return StaffMember.objects.filter(agency=agency).select_related("user", "agency")
+
+
+def staff_for_user(user) -> StaffMember | None:
+    """The user's staff membership with its agency, loaded once per user object."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    if not hasattr(user, "_staff_cache"):
+        user._staff_cache = (
+            StaffMember.objects.select_related("agency").filter(user_id=user.id).first()
+        )
+    return user._staff_cache
+
+
+def user_may_manage_staff(*, user, agency: Agency) -> bool:
+    if user.is_staff:
+        return True
+    staff = staff_for_user(user)
+    return bool(staff and staff.agency_id == agency.id and staff.role == Role.AGENCY_ADMIN)

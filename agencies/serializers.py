@@ -1,0 +1,42 @@
+from rest_framework import serializers
+
+from agencies.models import Agency, AgencyKind, Role, StaffMember
+
+
+class AgencySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Agency
+        fields = ["id", "name", "kind"]
+
+
+class AgencyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=AgencyKind.choices)
+
+
+class StaffCreateSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    password = serializers.CharField(write_only=True, max_length=128)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    first_name = serializers.CharField(required=False, allow_blank=True, max_length=150, default="")
+    last_name = serializers.CharField(required=False, allow_blank=True, max_length=150, default="")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class StaffSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(source="user.id", read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+    first_name = serializers.CharField(source="user.first_name", read_only=True)
+    last_name = serializers.CharField(source="user.last_name", read_only=True)
+    agency = serializers.IntegerField(source="agency_id", read_only=True)
+
+    class Meta:
+        model = StaffMember
+        fields = ["id", "username", "first_name", "last_name", "role", "agency"]
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    agency = AgencySerializer(allow_null=True)
+    role = serializers.CharField(allow_null=True)

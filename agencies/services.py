@@ -1,0 +1,45 @@
+"""Writes for agencies and staff."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from agencies.models import Agency, StaffMember
+
+User = get_user_model()
+
+
+@transaction.atomic
+def agency_create(*, name: str, kind: str) -> Agency:
+    if Agency.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": ["An agency with this name already exists."]})
+    group = Group.objects.create(name=f"agency:{name}"[:150])
+    return Agency.objects.create(name=name, kind=kind, group=group)
+
+
+@transaction.atomic
+def staff_create(
+    *,
+    agency: Agency,
+    username: str,
+    password: str,
+    role: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    validate: bool = True,
+) -> StaffMember:
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": ["This username is taken."]})
+    user = User(username=username, email=email, first_name=first_name, last_name=last_name)
+    if validate:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
+    user.set_password(password)
+    user.save()
+    user.groups.add(agency.group)
+    return StaffMember.objects.create(user=user, agency=agency, role=role)

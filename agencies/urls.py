@@ -1,0 +1,10 @@
+from django.urls import path
+
+from agencies import api
+
+urlpatterns = [
+    path("auth/token/", api.TokenView.as_view(), name="auth-token"),
+    path("agencies/", api.AgencyListCreate.as_view(), name="agency-list"),
+    path("agencies/<int:agency_id>/staff/", api.StaffListCreate.as_view(), name="staff-list"),
+    path("me/", api.MeView.as_view(), name="me"),
+]

@@ -1,0 +1,404 @@
+"""Thin API views for the family record: check access, parse, call a service, render."""
+
+from __future__ import annotations
+
+import re
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS, AllowAny
+from rest_framework.response import Response
+
+from cases import access, selectors, serializers, services
+from cases.models import PlanAction
+from config.exceptions import Conflict, PreconditionFailed, PreconditionRequired
+from config.pagination import ChronologyPage, CursorPage, ReferencePage
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The ETag from your last GET of this record.",
+)
+
+
+def etag_for(version: int) -> str:
+    return f'"{version}"'
+
+
+def if_match_version(request) -> int:
+    header = request.headers.get("If-Match")
+    if not header:
+        raise PreconditionRequired()
+    match = re.fullmatch(r'\s*(?:W/)?"?(\d{1,9})"?\s*', header)
+    if not match:
+        raise PreconditionFailed()
+    return int(match.group(1))
+
+
+def page(ordering):
+    return type("Page", (CursorPage,), {"ordering": ordering})
+
+
+class FamilyScopedView(generics.GenericAPIView):
+    """Resolves the family from the URL through the access rule before anything else.
+
+    Not visible → 404; visible but without the permission the method needs → 403.
+    """
+
+    read_permission = access.VIEW
+    write_permission = access.RECORD
+    input_serializer_class = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.family = self.load_family(kwargs["family_id"])
+        self.staff = access.case_staff(request.user)
+        self.perms = access.family_permissions(request.user, self.family)
+        if not self.perms:
+            raise Http404
+        needed = self.read_permission if request.method in SAFE_METHODS else self.write_permission
+        if needed not in self.perms:
+            raise PermissionDenied("You can see this family but may not do that.")
+
+    def load_family(self, family_id):
+        return selectors.family_get(user=self.request.user, family_id=family_id)
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["family"] = getattr(self, "family", None)
+        return context
+
+    def parse(self, serializer_class=None, partial=False):
+        data = (serializer_class or self.input_serializer_class)(
+            data=self.request.data, context=self.get_serializer_context(), partial=partial
+        )
+        data.is_valid(raise_exception=True)
+        return data.validated_data
+
+    def created(self, obj):
+        return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
+
+
+class FamilyScopedListCreate(FamilyScopedView, generics.ListAPIView):
+    def post(self, request, family_id: int):
+        return self.created(self.create_object(self.parse()))
+
+    def create_object(self, data):
+        raise NotImplementedError
+
+
+# --- families ----------------------------------------------------------------------------------
+
+
+class FamilyListCreate(generics.ListAPIView):
+    serializer_class = serializers.FamilyListSerializer
+    pagination_class = ReferencePage
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=["open", "closed"]),
+            OpenApiParameter("key_worker", OpenApiTypes.STR, enum=["me"]),
+            OpenApiParameter("q", OpenApiTypes.STR, description="reference, name or postcode"),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        params = self.request.query_params
+        status_filter = params.get("status")
+        return selectors.family_list(
+            user=self.request.user,
+            status=status_filter if status_filter in {"open", "closed"} else None,
+            key_worker_me=params.get("key_worker") == "me",
+            q=params.get("q"),
+        )
+
+    @extend_schema(
+        request=serializers.FamilyCreateSerializer,
+        responses={201: serializers.FamilyDetailSerializer},
+    )
+    def post(self, request):
+        staff = access.case_staff(request.user)
+        data = serializers.FamilyCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if staff is None:
+            raise PermissionDenied("Only key workers and managers of an early help agency.")
+        values = dict(data.validated_data)
+        try:
+            family = services.family_create(
+                by=staff, key_worker_id=values.pop("key_worker"), **values
+            )
+        except PermissionError as exc:
+            raise PermissionDenied(str(exc)) from exc
+        detail = selectors.family_detail(user=request.user, family_id=family.id)
+        response = Response(serializers.FamilyDetailSerializer(detail).data, status=201)
+        response["ETag"] = etag_for(detail.version)
+        return response
+
+
+class FamilyDetail(FamilyScopedView):
+    serializer_class = serializers.FamilyDetailSerializer
+    write_permission = access.CHANGE
+
+    def load_family(self, family_id):
+        return selectors.family_detail(user=self.request.user, family_id=family_id)
+
+    def respond(self, family):
+        response = Response(self.get_serializer(family).data)
+        response["ETag"] = etag_for(family.version)
+        return response
+
+    def get(self, request, family_id: int):
+        return self.respond(self.family)
+
+    @extend_schema(
+        request=serializers.FamilyUpdateSerializer,
+        parameters=[IF_MATCH],
+        responses={200: serializers.FamilyDetailSerializer},
+    )
+    def patch(self, request, family_id: int):
+        version = if_match_version(request)
+        changes = self.parse(serializers.FamilyUpdateSerializer)
+        if "key_worker" in changes:
+            changes["key_worker_id"] = changes.pop("key_worker")
+        try:
+            services.family_update(
+                family_id=self.family.id, by=self.staff, expected_version=version, **changes
+            )
+        except services.StaleVersion as exc:
+            raise PreconditionFailed() from exc
+        return self.respond(selectors.family_detail(user=request.user, family_id=family_id))
+
+
+class MemberListCreate(FamilyScopedListCreate):
+    serializer_class = serializers.PersonSerializer
+    input_serializer_class = serializers.PersonCreateSerializer
+    pagination_class = page("id")
+    write_permission = access.CHANGE
+
+    def get_queryset(self):
+        return selectors.member_list(family=self.family)
+
+    @extend_schema(
+        request=serializers.PersonCreateSerializer, responses={201: serializers.PersonSerializer}
+    )
+    def post(self, request, family_id: int):
+        return super().post(request, family_id)
+
+    def create_object(self, data):
+        return services.person_create(family=self.family, by=self.staff, **data)
+
+
+class TeamListCreate(FamilyScopedListCreate):
+    serializer_class = serializers.InvolvementSerializer
+    input_serializer_class = serializers.InvolvementCreateSerializer
+    pagination_class = page("id")
+    write_permission = access.CHANGE
+
+    def get_queryset(self):
+        return selectors.team_list(family=self.family)
+
+    @extend_schema(
+        request=serializers.InvolvementCreateSerializer,
+        responses={201: serializers.InvolvementSerializer},
+    )
+    def post(self, request, family_id: int):
+        return super().post(request, family_id)
+
+    def create_object(self, data):
+        return services.involvement_create(
+            family=self.family,
+            by=self.staff,
+            agency=data["agency"],
+            practitioner_id=data["practitioner"],
+            role=data["role"],
+        )
+
+
+class TeamEnd(FamilyScopedView):
+    serializer_class = serializers.InvolvementSerializer
+    write_permission = access.CHANGE
+
+    @extend_schema(responses={200: serializers.InvolvementSerializer})
+    def delete(self, request, family_id: int, involvement_id: int):
+        involvement = selectors.team_list(family=self.family).filter(id=involvement_id).first()
+        if involvement is None:
+            raise Http404
+        try:
+            involvement = services.involvement_end(involvement=involvement, by=self.staff)
+        except services.InvolvementConflict as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(self.get_serializer(involvement).data)
+
+
+class NeedListCreate(FamilyScopedListCreate):
+    serializer_class = serializers.NeedSerializer
+    input_serializer_class = serializers.NeedCreateSerializer
+    pagination_class = page("id")
+
+    def get_queryset(self):
+        return selectors.need_list(family=self.family)
+
+    @extend_schema(
+        request=serializers.NeedCreateSerializer, responses={201: serializers.NeedSerializer}
+    )
+    def post(self, request, family_id: int):
+        return super().post(request, family_id)
+
+    def create_object(self, data):
+        return services.need_create(family=self.family, by=self.staff, **data)
+
+
+class NeedUpdate(FamilyScopedView):
+    serializer_class = serializers.NeedSerializer
+
+    @extend_schema(
+        request=serializers.NeedUpdateSerializer, responses={200: serializers.NeedSerializer}
+    )
+    def patch(self, request, family_id: int, need_id: int):
+        need = selectors.need_list(family=self.family).filter(id=need_id).first()
+        if need is None:
+            raise Http404
+        need = services.need_update(
+            need=need, by=self.staff, **self.parse(serializers.NeedUpdateSerializer)
+        )
+        return Response(self.get_serializer(need).data)
+
+
+class AssessmentListCreate(FamilyScopedListCreate):
+    serializer_class = serializers.AssessmentSerializer
+    input_serializer_class = serializers.AssessmentCreateSerializer
+    pagination_class = page("-id")
+    write_permission = access.CHANGE
+
+    def get_queryset(self):
+        return selectors.assessment_list(family=self.family)
+
+    @extend_schema(
+        request=serializers.AssessmentCreateSerializer,
+        responses={201: serializers.AssessmentSerializer},
+    )
+    def post(self, request, family_id: int):
+        return super().post(request, family_id)
+
+    def create_object(self, data):
+        return services.assessment_create(family=self.family, by=self.staff, **data)
+
+
+class PlanActionListCreate(FamilyScopedListCreate):
+    serializer_class = serializers.PlanActionSerializer
+    input_serializer_class = serializers.PlanActionCreateSerializer
+    pagination_class = page("id")
+
+    def get_queryset(self):
+        return selectors.plan_action_list(family=self.family)
+
+    @extend_schema(
+        request=serializers.PlanActionCreateSerializer,
+        responses={201: serializers.PlanActionSerializer},
+    )
+    def post(self, request, family_id: int):
+        return super().post(request, family_id)
+
+    def create_object(self, data):
+        return services.plan_action_create(family=self.family, by=self.staff, **data)
+
+
+class PlanActionDetail(FamilyScopedView):
+    serializer_class = serializers.PlanActionSerializer
+
+    def get_action(self, action_id) -> PlanAction:
+        action = selectors.plan_action_list(family=self.family).filter(id=action_id).first()
+        if action is None:
+            raise Http404
+        return action
+
+    def get(self, request, family_id: int, action_id: int):
+        action = self.get_action(action_id)
+        response = Response(self.get_serializer(action).data)
+        response["ETag"] = etag_for(action.version)
+        return response
+
+    @extend_schema(
+        request=serializers.PlanActionUpdateSerializer,
+        parameters=[IF_MATCH],
+        responses={200: serializers.PlanActionSerializer},
+    )
+    def patch(self, request, family_id: int, action_id: int):
+        action = self.get_action(action_id)
+        # Partners update their own actions; the key worker and lead agency any action.
+        if access.CHANGE not in self.perms and action.owner_agency_id != self.staff.agency_id:
+            raise PermissionDenied("Only the owner agency or the lead may change this action.")
+        version = if_match_version(request)
+        changes = self.parse(serializers.PlanActionUpdateSerializer)
+        try:
+            action = services.plan_action_update(
+                action_id=action.id, by=self.staff, expected_version=version, **changes
+            )
+        except services.StaleVersion as exc:
+            raise PreconditionFailed() from exc
+        action = self.get_action(action.id)
+        response = Response(self.get_serializer(action).data)
+        response["ETag"] = etag_for(action.version)
+        return response
+
+
+class InterventionListCreate(FamilyScopedListCreate):
+    serializer_class = serializers.InterventionSerializer
+    input_serializer_class = serializers.InterventionCreateSerializer
+    pagination_class = page("-id")
+
+    def get_queryset(self):
+        return selectors.intervention_list(user=self.request.user, family=self.family)
+
+    @extend_schema(
+        request=serializers.InterventionCreateSerializer,
+        responses={201: serializers.InterventionSerializer},
+    )
+    def post(self, request, family_id: int):
+        return super().post(request, family_id)
+
+    def create_object(self, data):
+        return services.intervention_create(family=self.family, by=self.staff, **data)
+
+
+class ContactListCreate(FamilyScopedListCreate):
+    serializer_class = serializers.ContactSerializer
+    input_serializer_class = serializers.ContactCreateSerializer
+    pagination_class = page("-id")
+
+    def get_queryset(self):
+        return selectors.contact_list(user=self.request.user, family=self.family)
+
+    @extend_schema(
+        request=serializers.ContactCreateSerializer, responses={201: serializers.ContactSerializer}
+    )
+    def post(self, request, family_id: int):
+        return super().post(request, family_id)
+
+    def create_object(self, data):
+        return services.contact_create(family=self.family, by=self.staff, **data)
+
+
+class ChronologyList(FamilyScopedView, generics.ListAPIView):
+    serializer_class = serializers.ChronologySerializer
+    pagination_class = ChronologyPage
+
+    def get_queryset(self):
+        return selectors.chronology_list(user=self.request.user, family=self.family)
+
+
+class OutcomeList(generics.ListAPIView):
+    serializer_class = serializers.OutcomeSerializer
+    permission_classes = [AllowAny]
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.outcome_list()

@@ -1,0 +1,274 @@
+from django.conf import settings
+from django.db import models
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from agencies.models import Agency
+
+User = settings.AUTH_USER_MODEL
+
+
+class FamilyStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class Family(models.Model):
+    reference = models.CharField(max_length=20, unique=True)
+    name = models.CharField("household name", max_length=200)
+    address = models.TextField(blank=True, default="")
+    postcode = models.CharField(max_length=8)
+    status = models.CharField(max_length=10, choices=FamilyStatus.choices, default="open")
+    level_of_need = models.PositiveSmallIntegerField(null=True, blank=True)
+    key_worker = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="key_worker_families"
+    )
+    lead_agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="led_families")
+    opened_on = models.DateField()
+    closed_on = models.DateField(null=True, blank=True)
+    next_review_on = models.DateField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["reference"]
+        verbose_name_plural = "families"
+        default_permissions = ("view", "change")
+        permissions = [
+            ("record_family_work", "Record contacts, interventions, needs and actions"),
+            ("manage_family_sharing", "Manage the family's sharing bases"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.name}"
+
+
+class FamilyUserObjectPermission(UserObjectPermissionBase):
+    """Direct-FK guardian grant to a user (the key worker)."""
+
+    content_object = models.ForeignKey(Family, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        indexes = [models.Index(fields=["user", "permission", "content_object"])]
+
+
+class FamilyGroupObjectPermission(GroupObjectPermissionBase):
+    """Direct-FK guardian grant to an agency's group."""
+
+    content_object = models.ForeignKey(Family, on_delete=models.CASCADE)
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        indexes = [models.Index(fields=["group", "permission", "content_object"])]
+
+
+class Relationship(models.TextChoices):
+    PARENT = "parent", "Parent"
+    CARER = "carer", "Carer"
+    CHILD = "child", "Child"
+    SIBLING = "sibling", "Sibling"
+    GRANDPARENT = "grandparent", "Grandparent"
+    PARTNER = "partner", "Partner"
+    OTHER = "other", "Other"
+
+
+class Person(models.Model):
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="members")
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField(null=True, blank=True)
+    relationship = models.CharField(max_length=20, choices=Relationship.choices)
+    nhs_number = models.CharField(max_length=10, blank=True, default="")
+    upn = models.CharField(max_length=13, blank=True, default="")
+    ni_number = models.CharField(max_length=9, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+class Involvement(models.Model):
+    """One agency (and optionally a named practitioner) on the Team Around the Family."""
+
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="involvements")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="involvements")
+    practitioner = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="involvements"
+    )
+    role = models.CharField(max_length=200, blank=True, default="")
+    started_on = models.DateField()
+    ended_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["family", "agency"],
+                condition=models.Q(ended_on__isnull=True),
+                name="one_active_involvement_per_agency",
+            )
+        ]
+
+
+class HeadlineOutcome(models.Model):
+    """Versioned outcome framework data (loaded by a data migration; rules are data)."""
+
+    code = models.CharField(max_length=50)
+    label = models.CharField(max_length=200)
+    framework_version = models.CharField(max_length=20)
+    position = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["framework_version", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["framework_version", "code"], name="outcome_code_per_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class NeedStatus(models.TextChoices):
+    IDENTIFIED = "identified", "Identified"
+    IN_PROGRESS = "in_progress", "In progress"
+    ACHIEVED = "achieved", "Achieved"
+    CLOSED = "closed", "Closed without outcome"
+
+
+class Need(models.Model):
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="needs")
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT)
+    outcome = models.ForeignKey(HeadlineOutcome, on_delete=models.PROTECT)
+    descriptor = models.CharField(max_length=300)
+    evidence = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=20, choices=NeedStatus.choices, default="identified")
+    identified_on = models.DateField()
+    achieved_on = models.DateField(null=True, blank=True)
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class Assessment(models.Model):
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="assessments")
+    completed_on = models.DateField()
+    summary = models.TextField()
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-completed_on", "-id"]
+
+
+class ActionStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class PlanAction(models.Model):
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="actions")
+    description = models.TextField()
+    needs = models.ManyToManyField(Need, blank=True, related_name="actions")
+    owner_agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    due_on = models.DateField()
+    status = models.CharField(max_length=20, choices=ActionStatus.choices, default="open")
+    version = models.PositiveIntegerField(default=1)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_on", "id"]
+
+
+class Visibility(models.TextChoices):
+    TEAM = "team", "Team"
+    RESTRICTED = "restricted", "Restricted"
+
+
+class InterventionKind(models.TextChoices):
+    PARENTING = "parenting", "Parenting support"
+    ATTENDANCE = "attendance", "School attendance support"
+    MENTAL_HEALTH = "mental_health", "Mental health support"
+    SUBSTANCE = "substance_misuse", "Substance misuse treatment"
+    DOMESTIC_ABUSE = "domestic_abuse", "Domestic abuse support"
+    HOUSING = "housing", "Housing support"
+    EMPLOYMENT = "employment", "Employment support"
+    FINANCIAL = "financial", "Financial support"
+    YOUTH = "youth", "Youth work"
+    SAFEGUARDING = "safeguarding", "Safeguarding"
+    OTHER = "other", "Other"
+
+
+class Intervention(models.Model):
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="interventions")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=30, choices=InterventionKind.choices)
+    title = models.CharField(max_length=200)
+    started_on = models.DateField()
+    ended_on = models.DateField(null=True, blank=True)
+    needs = models.ManyToManyField(Need, blank=True, related_name="interventions")
+    persons = models.ManyToManyField(Person, blank=True, related_name="interventions")
+    outcome = models.TextField(blank=True, default="")
+    visibility = models.CharField(max_length=12, choices=Visibility.choices, default="team")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_on", "-id"]
+
+
+class ContactMethod(models.TextChoices):
+    HOME_VISIT = "home_visit", "Home visit"
+    OFFICE = "office", "Office visit"
+    PHONE = "phone", "Phone call"
+    VIDEO = "video", "Video call"
+    SCHOOL = "school", "At school"
+    MESSAGE = "message", "Message or letter"
+    MEETING = "meeting", "Multi-agency meeting"
+    OTHER = "other", "Other"
+
+
+class Contact(models.Model):
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="contacts")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    occurred_at = models.DateTimeField()
+    method = models.CharField(max_length=20, choices=ContactMethod.choices)
+    summary = models.TextField()
+    persons = models.ManyToManyField(Person, blank=True, related_name="contacts")
+    intervention = models.ForeignKey(
+        Intervention, null=True, blank=True, on_delete=models.PROTECT, related_name="contacts"
+    )
+    visibility = models.CharField(max_length=12, choices=Visibility.choices, default="team")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+
+
+class ChronologyEntry(models.Model):
+    """Read model: one row per event on a family, written by the service that made the event."""
+
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="chronology")
+    at = models.DateTimeField()
+    type = models.CharField(max_length=40)
+    agency = models.ForeignKey(Agency, null=True, on_delete=models.PROTECT, related_name="+")
+    summary = models.CharField(max_length=300)
+    object_id = models.BigIntegerField()
+    visibility = models.CharField(max_length=12, choices=Visibility.choices, default="team")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["family", "-at", "-id"])]

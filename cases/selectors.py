@@ -1,0 +1,137 @@
+"""Reads of the family record. Visibility comes from cases/access.py, never from here."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+
+from cases import access, validators
+from cases.models import (
+    Assessment,
+    ChronologyEntry,
+    Contact,
+    Family,
+    HeadlineOutcome,
+    Intervention,
+    Involvement,
+    Need,
+    Person,
+    PlanAction,
+)
+
+CURRENT_FRAMEWORK = "2022"
+
+
+def family_list(
+    *, user, status: str | None = None, key_worker_me: bool = False, q: str | None = None
+) -> QuerySet[Family]:
+    qs = access.families_visible_to(user).select_related("key_worker", "lead_agency")
+    if status:
+        qs = qs.filter(status=status)
+    if key_worker_me:
+        qs = qs.filter(key_worker_id=user.id)
+    if q:
+        term = q.strip()[:100]
+        match = (
+            Q(reference__iexact=term)
+            | Q(name__icontains=term)
+            | Q(postcode__istartswith=term.upper())
+        )
+        try:
+            match |= Q(postcode=validators.postcode_normalise(term))
+        except ValidationError:
+            pass
+        qs = qs.filter(match)
+    return qs
+
+
+def family_get(*, user, family_id: int) -> Family:
+    """The family if `user` may see it, else 404 (existence is not disclosed)."""
+    family = (
+        access.families_visible_to(user)
+        .select_related("key_worker", "lead_agency")
+        .filter(id=family_id)
+        .first()
+    )
+    if family is None:
+        raise Http404
+    return family
+
+
+def family_detail(*, user, family_id: int) -> Family:
+    """The family with what its detail shows, in a constant number of queries."""
+    family = (
+        access.families_visible_to(user)
+        .select_related("key_worker", "lead_agency")
+        .prefetch_related(
+            "members",
+            Prefetch(
+                "involvements",
+                queryset=team_list_qs().filter(ended_on__isnull=True),
+                to_attr="active_team",
+            ),
+            Prefetch("needs", queryset=Need.objects.select_related("outcome")),
+        )
+        .filter(id=family_id)
+        .first()
+    )
+    if family is None:
+        raise Http404
+    return family
+
+
+def member_list(*, family: Family) -> QuerySet[Person]:
+    return Person.objects.filter(family=family)
+
+
+def team_list_qs() -> QuerySet[Involvement]:
+    return Involvement.objects.select_related("agency", "practitioner")
+
+
+def team_list(*, family: Family) -> QuerySet[Involvement]:
+    return team_list_qs().filter(family=family)
+
+
+def need_list(*, family: Family) -> QuerySet[Need]:
+    return Need.objects.filter(family=family).select_related("outcome")
+
+
+def assessment_list(*, family: Family) -> QuerySet[Assessment]:
+    return Assessment.objects.filter(family=family).select_related("agency", "recorded_by")
+
+
+def plan_action_list(*, family: Family) -> QuerySet[PlanAction]:
+    return PlanAction.objects.filter(family=family).prefetch_related("needs")
+
+
+def intervention_list(*, user, family: Family) -> QuerySet[Intervention]:
+    return (
+        Intervention.objects.filter(family=family)
+        .filter(access.restricted_q(user, family))
+        .select_related("agency", "recorded_by")
+        .prefetch_related("needs", "persons")
+    )
+
+
+def contact_list(*, user, family: Family) -> QuerySet[Contact]:
+    return (
+        Contact.objects.filter(family=family)
+        .filter(access.restricted_q(user, family))
+        .select_related("agency", "recorded_by")
+        .prefetch_related("persons")
+    )
+
+
+def chronology_list(*, user, family: Family) -> QuerySet[ChronologyEntry]:
+    return (
+        ChronologyEntry.objects.filter(family=family)
+        .filter(access.restricted_q(user, family))
+        .select_related("agency")
+    )
+
+
+def outcome_list(*, framework_version: str | None = None) -> QuerySet[HeadlineOutcome]:
+    return HeadlineOutcome.objects.filter(
+        framework_version=framework_version or CURRENT_FRAMEWORK, active=True
+    )

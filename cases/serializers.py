@@ -1,0 +1,361 @@
+"""Input and output shapes. No business rules here: services decide."""
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from agencies.models import Agency
+from cases import access
+from cases.models import (
+    ActionStatus,
+    Assessment,
+    ChronologyEntry,
+    Contact,
+    ContactMethod,
+    Family,
+    FamilyStatus,
+    HeadlineOutcome,
+    Intervention,
+    InterventionKind,
+    Involvement,
+    Need,
+    NeedStatus,
+    Person,
+    PlanAction,
+    Relationship,
+    Visibility,
+)
+from cases.selectors import outcome_list
+
+
+class FamilyScopedPK(serializers.PrimaryKeyRelatedField):
+    """An id that must belong to the family in the serializer's context."""
+
+    def __init__(self, model, restricted: bool = False, **kwargs):
+        self.model = model
+        self.restricted = restricted
+        kwargs.setdefault("queryset", model.objects.none())
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        family = self.context.get("family")
+        if family is None:
+            return self.model.objects.none()
+        qs = self.model.objects.filter(family=family)
+        if self.restricted:  # restricted entries the caller may not see do not exist for them
+            qs = qs.filter(access.restricted_q(self.context["request"].user, family))
+        return qs
+
+
+# --- outputs -----------------------------------------------------------------------------------
+
+
+class OutcomeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = HeadlineOutcome
+        fields = ["code", "label", "framework_version"]
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Person
+        fields = [
+            "id",
+            "given_name",
+            "family_name",
+            "date_of_birth",
+            "relationship",
+            "nhs_number",
+            "upn",
+            "ni_number",
+        ]
+
+
+class InvolvementSerializer(serializers.ModelSerializer):
+    agency_name = serializers.CharField(source="agency.name", read_only=True)
+    practitioner_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Involvement
+        fields = [
+            "id",
+            "agency",
+            "agency_name",
+            "practitioner",
+            "practitioner_name",
+            "role",
+            "started_on",
+            "ended_on",
+        ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_practitioner_name(self, obj) -> str | None:
+        return (
+            obj.practitioner.get_full_name() or obj.practitioner.username
+            if obj.practitioner
+            else None
+        )
+
+
+class NeedSerializer(serializers.ModelSerializer):
+    outcome = serializers.CharField(source="outcome.code", read_only=True)
+    outcome_label = serializers.CharField(source="outcome.label", read_only=True)
+
+    class Meta:
+        model = Need
+        fields = [
+            "id",
+            "outcome",
+            "outcome_label",
+            "person",
+            "descriptor",
+            "evidence",
+            "status",
+            "identified_on",
+            "achieved_on",
+            "agency",
+        ]
+
+
+class SharingSummarySerializer(serializers.Serializer):
+    status = serializers.CharField()
+    expires_on = serializers.DateField(allow_null=True)
+
+
+class FamilyListSerializer(serializers.ModelSerializer):
+    key_worker_name = serializers.SerializerMethodField()
+    lead_agency_name = serializers.CharField(source="lead_agency.name", read_only=True)
+
+    class Meta:
+        model = Family
+        fields = [
+            "id",
+            "reference",
+            "name",
+            "postcode",
+            "status",
+            "level_of_need",
+            "key_worker",
+            "key_worker_name",
+            "lead_agency",
+            "lead_agency_name",
+            "opened_on",
+            "next_review_on",
+            "version",
+        ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_key_worker_name(self, obj) -> str | None:
+        user = obj.key_worker
+        return (user.get_full_name() or user.username) if user else None
+
+
+class FamilyDetailSerializer(FamilyListSerializer):
+    members = PersonSerializer(many=True, read_only=True)
+    team = InvolvementSerializer(many=True, read_only=True, source="active_team")
+    needs = NeedSerializer(many=True, read_only=True)
+    sharing = serializers.SerializerMethodField()
+
+    class Meta(FamilyListSerializer.Meta):
+        fields = FamilyListSerializer.Meta.fields + [
+            "address",
+            "closed_on",
+            "members",
+            "team",
+            "needs",
+            "sharing",
+        ]
+
+    @extend_schema_field(SharingSummarySerializer)
+    def get_sharing(self, obj) -> dict:
+        # Until the consent issue lands, an active involvement is the basis (cases/access.py).
+        return {"status": "involvement", "expires_on": None}
+
+
+class AssessmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Assessment
+        fields = ["id", "completed_on", "summary", "agency", "recorded_by", "created_at"]
+
+
+class PlanActionSerializer(serializers.ModelSerializer):
+    needs = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = PlanAction
+        fields = [
+            "id",
+            "description",
+            "needs",
+            "owner_agency",
+            "due_on",
+            "status",
+            "version",
+            "created_at",
+        ]
+
+
+class InterventionSerializer(serializers.ModelSerializer):
+    needs = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    persons = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    agency_name = serializers.CharField(source="agency.name", read_only=True)
+
+    class Meta:
+        model = Intervention
+        fields = [
+            "id",
+            "agency",
+            "agency_name",
+            "recorded_by",
+            "kind",
+            "title",
+            "started_on",
+            "ended_on",
+            "needs",
+            "persons",
+            "outcome",
+            "visibility",
+            "created_at",
+        ]
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    persons = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    agency_name = serializers.CharField(source="agency.name", read_only=True)
+
+    class Meta:
+        model = Contact
+        fields = [
+            "id",
+            "agency",
+            "agency_name",
+            "recorded_by",
+            "occurred_at",
+            "method",
+            "summary",
+            "persons",
+            "intervention",
+            "visibility",
+            "created_at",
+        ]
+
+
+class ChronologySerializer(serializers.ModelSerializer):
+    agency_name = serializers.CharField(source="agency.name", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ChronologyEntry
+        fields = ["id", "at", "type", "agency", "agency_name", "summary", "object_id"]
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+class FamilyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    postcode = serializers.CharField(max_length=10)
+    address = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+    key_worker = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1
+    )
+    level_of_need = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=4
+    )
+
+
+class FamilyUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    postcode = serializers.CharField(max_length=10, required=False)
+    address = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    status = serializers.ChoiceField(choices=FamilyStatus.choices, required=False)
+    level_of_need = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=4
+    )
+    key_worker = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    next_review_on = serializers.DateField(required=False, allow_null=True)
+
+
+class PersonCreateSerializer(serializers.Serializer):
+    given_name = serializers.CharField(max_length=100)
+    family_name = serializers.CharField(max_length=100)
+    date_of_birth = serializers.DateField(required=False, allow_null=True, default=None)
+    relationship = serializers.ChoiceField(choices=Relationship.choices)
+    nhs_number = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
+    upn = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
+    ni_number = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
+
+
+class InvolvementCreateSerializer(serializers.Serializer):
+    agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all())
+    practitioner = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1
+    )
+    role = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+
+class OutcomeCodeField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", queryset=HeadlineOutcome.objects.all(), **kwargs)
+
+    def get_queryset(self):
+        return outcome_list()
+
+
+class NeedCreateSerializer(serializers.Serializer):
+    outcome = OutcomeCodeField()
+    person = FamilyScopedPK(Person, required=False, allow_null=True, default=None)
+    descriptor = serializers.CharField(max_length=300)
+    evidence = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class NeedUpdateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=NeedStatus.choices)
+    achieved_on = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class AssessmentCreateSerializer(serializers.Serializer):
+    completed_on = serializers.DateField()
+    summary = serializers.CharField(max_length=20000)
+
+
+class PlanActionCreateSerializer(serializers.Serializer):
+    description = serializers.CharField(max_length=2000)
+    needs = FamilyScopedPK(Need, many=True, required=False, default=list)
+    owner_agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all())
+    due_on = serializers.DateField()
+    status = serializers.ChoiceField(choices=ActionStatus.choices, required=False, default="open")
+
+
+class PlanActionUpdateSerializer(serializers.Serializer):
+    description = serializers.CharField(max_length=2000, required=False)
+    needs = FamilyScopedPK(Need, many=True, required=False)
+    owner_agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all(), required=False)
+    due_on = serializers.DateField(required=False)
+    status = serializers.ChoiceField(choices=ActionStatus.choices, required=False)
+
+
+class InterventionCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=InterventionKind.choices)
+    title = serializers.CharField(max_length=200)
+    started_on = serializers.DateField()
+    ended_on = serializers.DateField(required=False, allow_null=True, default=None)
+    needs = FamilyScopedPK(Need, many=True, required=False, default=list)
+    persons = FamilyScopedPK(Person, many=True, required=False, default=list)
+    outcome = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False, default="team")
+
+
+class ContactCreateSerializer(serializers.Serializer):
+    occurred_at = serializers.DateTimeField()
+    method = serializers.ChoiceField(choices=ContactMethod.choices)
+    summary = serializers.CharField(max_length=10000)
+    persons = FamilyScopedPK(Person, many=True, required=False, default=list)
+    intervention = FamilyScopedPK(
+        Intervention, restricted=True, required=False, allow_null=True, default=None
+    )
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False, default="team")
+
+    def validate_occurred_at(self, value):
+        if timezone.is_naive(value):
+            raise serializers.ValidationError("Give the time with its offset.")
+        return value

@@ -1,0 +1,72 @@
+"""Root fixtures: real clients with real token auth, and a small borough to test against."""
+
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.test import APIClient
+
+from agencies.models import AgencyKind, Role
+from tests import factories as f
+
+
+@pytest.fixture
+def client_for():
+    """`client_for(user)` → an APIClient sending that user's real token; `None` → anonymous."""
+
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Token {f.token_for(user)}")
+        return client
+
+    return make
+
+
+@dataclass
+class Borough:
+    """One family and the people around it, in every relationship the access rule knows."""
+
+    early_help: object
+    school: object
+    police: object
+    housing: object
+    key_worker: object  # lead-agency key worker, the family's key worker
+    manager: object  # lead-agency manager
+    lead_practitioner: object  # lead-agency practitioner
+    partner: object  # school practitioner, on the team
+    ended_partner: object  # police practitioner, whose involvement ended
+    outsider: object  # housing practitioner, never on the team
+    family: object
+
+
+@pytest.fixture
+def borough(db) -> Borough:
+    early_help = f.agency_make(kind=AgencyKind.EARLY_HELP, name="Early Help")
+    school = f.agency_make(kind=AgencyKind.SCHOOL, name="Hill Primary")
+    police = f.agency_make(kind=AgencyKind.POLICE, name="Police")
+    housing = f.agency_make(kind=AgencyKind.HOUSING, name="Housing")
+    key_worker = f.staff_make(agency=early_help, role=Role.KEY_WORKER)
+    manager = f.staff_make(agency=early_help, role=Role.MANAGER)
+    lead_practitioner = f.staff_make(agency=early_help, role=Role.PRACTITIONER)
+    partner = f.staff_make(agency=school, role=Role.PRACTITIONER)
+    ended_partner = f.staff_make(agency=police, role=Role.PRACTITIONER)
+    outsider = f.staff_make(agency=housing, role=Role.PRACTITIONER)
+    family = f.family_make(by=key_worker)
+    f.involvement_make(family=family, by=key_worker, agency=school, practitioner=partner.user)
+    ended = f.involvement_make(family=family, by=key_worker, agency=police)
+    from cases import services
+
+    services.involvement_end(involvement=ended, by=key_worker)
+    return Borough(
+        early_help=early_help,
+        school=school,
+        police=police,
+        housing=housing,
+        key_worker=key_worker,
+        manager=manager,
+        lead_practitioner=lead_practitioner,
+        partner=partner,
+        ended_partner=ended_partner,
+        outsider=outsider,
+        family=family,
+    )

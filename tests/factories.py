@@ -1,0 +1,75 @@
+"""Factories that build through the services, so test data obeys the same rules as real data."""
+
+import itertools
+from datetime import date
+
+import factory
+from rest_framework.authtoken.models import Token
+
+from agencies import services as agency_services
+from agencies.models import Agency, AgencyKind, Role, StaffMember
+from cases import services as case_services
+from cases.models import Family, HeadlineOutcome, Involvement, Person
+
+_seq = itertools.count(1)
+PASSWORD = "correct-horse-battery-staple"
+
+
+def agency_make(*, kind: str = AgencyKind.EARLY_HELP, name: str | None = None) -> Agency:
+    return agency_services.agency_create(name=name or f"{kind} agency {next(_seq)}", kind=kind)
+
+
+def staff_make(
+    *, agency: Agency | None = None, role: str = Role.PRACTITIONER, username: str | None = None
+) -> StaffMember:
+    agency = agency or agency_make()
+    n = next(_seq)
+    return agency_services.staff_create(
+        agency=agency,
+        username=username or f"{role}{n}",
+        password=PASSWORD,
+        role=role,
+        first_name=role.replace("_", " ").title(),
+        last_name=f"No{n}",
+        validate=False,
+    )
+
+
+def token_for(user) -> str:
+    return Token.objects.get_or_create(user=user)[0].key
+
+
+def family_make(
+    *, by: StaffMember, name: str = "Smith household", postcode: str = "SW1A 1AA", key_worker=None
+) -> Family:
+    return case_services.family_create(
+        by=by,
+        name=name,
+        postcode=postcode,
+        key_worker_id=key_worker.id if key_worker is not None else None,
+    )
+
+
+def involvement_make(
+    *, family: Family, by: StaffMember, agency: Agency, practitioner=None
+) -> Involvement:
+    return case_services.involvement_create(
+        family=family,
+        by=by,
+        agency=agency,
+        practitioner_id=practitioner.id if practitioner else None,
+    )
+
+
+class PersonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Person
+
+    given_name = factory.Faker("first_name")
+    family_name = "Smith"
+    date_of_birth = date(2012, 5, 1)
+    relationship = "child"
+
+
+def outcome(code: str = "education") -> HeadlineOutcome:
+    return HeadlineOutcome.objects.get(framework_version="2022", code=code)
