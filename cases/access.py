@@ -206,3 +206,41 @@ def restricted_q(user, family: Family) -> Q:
     staff = case_staff(user)
     agency_id = staff.agency_id if staff else None
     return Q(visibility="team") | Q(agency_id=agency_id)
+
+
+def family_viewers_among(
+    *, family: Family, user_ids, visibility: str = "team", recording_agency_id: int | None = None
+) -> set[int]:
+    """Which of `user_ids` may see an entry of `family` with this visibility (two queries).
+
+    Used for alert fan-out; delivery re-checks with `families_visible_to`.
+    """
+    user_ids = {u for u in user_ids if u}
+    if not user_ids:
+        return set()
+    perm = _view_permission_id()
+    staff = StaffMember.objects.filter(
+        user_id__in=user_ids, role__in=CASE_ROLES, user__is_active=True
+    ).select_related("agency")
+    granted_groups = set(
+        FamilyGroupObjectPermission.objects.filter(
+            content_object=family, permission_id=perm
+        ).values_list("group_id", flat=True)
+    )
+    granted_users = set(
+        FamilyUserObjectPermission.objects.filter(
+            content_object=family, permission_id=perm, user_id__in=user_ids
+        ).values_list("user_id", flat=True)
+    )
+    viewers = set()
+    for member in staff:
+        if member.agency.group_id not in granted_groups and member.user_id not in granted_users:
+            continue
+        if visibility == "restricted" and not (
+            member.agency_id == recording_agency_id
+            or member.user_id == family.key_worker_id
+            or (member.agency_id == family.lead_agency_id and member.role == Role.MANAGER)
+        ):
+            continue
+        viewers.add(member.user_id)
+    return viewers

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agencies.models import Agency, AgencyKind, Role, StaffMember
+from alerts import services as alert_services
 from cases import access, validators
 from cases.models import (
     Assessment,
@@ -254,6 +255,15 @@ def involvement_create(
         summary=f"{agency.name} joined the team",
         object_id=involvement.id,
     )
+    alert_services.alerts_for_event(
+        family=family,
+        kind="team.joined",
+        agency_id=agency.id,
+        author_id=by.user_id,
+        summary=f"{family.reference}: {agency.name} joined the team",
+        source_type="involvement",
+        source_id=involvement.id,
+    )
     return involvement
 
 
@@ -482,6 +492,16 @@ def intervention_create(
         object_id=intervention.id,
         visibility=visibility,
     )
+    alert_services.alerts_for_event(
+        family=family,
+        kind="intervention.recorded",
+        agency_id=by.agency_id,
+        author_id=by.user_id,
+        summary=f"{family.reference}: {summary}",
+        source_type="intervention",
+        source_id=intervention.id,
+        visibility=visibility,
+    )
     return intervention
 
 
@@ -522,6 +542,16 @@ def contact_create(
         agency_id=by.agency_id,
         summary=text,
         object_id=contact.id,
+        visibility=visibility,
+    )
+    alert_services.alerts_for_event(
+        family=family,
+        kind="contact.recorded",
+        agency_id=by.agency_id,
+        author_id=by.user_id,
+        summary=f"{family.reference}: {text}",
+        source_type="contact",
+        source_id=contact.id,
         visibility=visibility,
     )
     return contact

@@ -1,3 +1,5 @@
-"""WebSocket routes. The alerts consumer joins here (alerts issue)."""
+"""WebSocket routes."""
 
-websocket_urlpatterns: list = []
+from alerts.routing import websocket_urlpatterns as alert_routes
+
+websocket_urlpatterns = [*alert_routes]

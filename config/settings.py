@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "channels",
     "agencies",
     "cases",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -115,6 +116,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = False  # only idempotent tasks opt in to late acknowledgement
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "Europe/London"
+CELERY_BEAT_SCHEDULE = {
+    "alerts-digest": {"task": "alerts.tasks.alerts_digest_send", "schedule": 300.0},
+}
 
 # --- Auth and object permissions ------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -177,6 +181,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "no-reply@teamaround.invalid")
+# GOV.UK Notify for the alert digest when a key is set; else Django's e-mail backend.
+NOTIFY_API_KEY = os.environ.get("NOTIFY_API_KEY", "")
+NOTIFY_BASE_URL = os.environ.get("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
+NOTIFY_DIGEST_TEMPLATE_ID = os.environ.get("NOTIFY_DIGEST_TEMPLATE_ID", "")
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
 LOGGING = {

@@ -1,0 +1,50 @@
+"""Thin API views for alerts."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alerts import selectors, services
+from alerts.serializers import AlertSerializer, ReadAllSerializer, TicketSerializer
+
+
+class AlertList(generics.ListAPIView):
+    serializer_class = AlertSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("unread", OpenApiTypes.BOOL),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        unread = self.request.query_params.get("unread", "").lower() in {"1", "true", "yes"}
+        return selectors.alert_list(user=self.request.user, unread=unread)
+
+
+class AlertRead(APIView):
+    @extend_schema(request=None, responses={200: AlertSerializer})
+    def post(self, request, alert_id: int):
+        alert = get_object_or_404(selectors.alert_list(user=request.user), id=alert_id)
+        return Response(AlertSerializer(services.alert_mark_read(alert=alert)).data)
+
+
+class AlertReadAll(APIView):
+    @extend_schema(request=None, responses={200: ReadAllSerializer})
+    def post(self, request):
+        return Response({"marked": services.alert_read_all(user=request.user)})
+
+
+class AlertTicketCreate(APIView):
+    @extend_schema(request=None, responses={201: TicketSerializer})
+    def post(self, request):
+        ticket = services.ticket_issue(user=request.user)
+        return Response(
+            {"ticket": ticket.key, "expires_at": ticket.expires_at}, status=status.HTTP_201_CREATED
+        )

@@ -1,0 +1,133 @@
+"""`/ws/alerts/`: live alerts for one user, with resume from the last id and a heartbeat.
+
+Protocol (API.md): server → {"type": "alert", "alert": {...}}; client → {"type": "resume",
+"after": <id>} → every newer alert the user may still see, in order, then {"type": "resumed"};
+{"type": "ping"} ↔ {"type": "pong"}. Bad frames get {"type": "error", ...}; the socket stays open.
+Access is re-checked at every delivery; a user deactivated or without a case role is closed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from alerts import push, selectors, services
+from alerts.serializers import AlertSerializer
+from cases import access
+
+MAX_FRAME = 4096
+CLOSE_UNAUTHORISED = 4401
+CLOSE_REVOKED = 4403
+
+
+@database_sync_to_async
+def _ticket_user(key: str):
+    return services.ticket_redeem(key=key)
+
+
+@database_sync_to_async
+def _still_allowed(user_id: int) -> bool:
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(id=user_id).first()
+    return user is not None and access.case_staff(user) is not None
+
+
+@database_sync_to_async
+def _serialize(user, ids=None, after=None) -> list[dict]:
+    if ids is not None:
+        alerts = selectors.alerts_by_ids(user=user, ids=ids)
+    else:
+        alerts = selectors.alerts_after(user=user, after_id=after)
+    return AlertSerializer(alerts, many=True).data
+
+
+class AlertConsumer(AsyncWebsocketConsumer):
+    user = None
+
+    async def connect(self):
+        user = await self._authenticate()
+        if user is None or not await _still_allowed(user.id):
+            await self.close(code=CLOSE_UNAUTHORISED)  # before accept: handshake refused
+            return
+        self.user = user
+        self.group = push.user_group(user.id)
+        self.sent = deque(maxlen=5000)
+        self.sent_set: set[int] = set()
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def _authenticate(self):
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        if "ticket" in query:
+            return await _ticket_user(query["ticket"][0])
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            return user
+        return None
+
+    async def disconnect(self, code):
+        if self.user is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if text_data is None or len(text_data) > MAX_FRAME:
+            return await self._error("bad_frame", "Send JSON text frames under 4 KB.")
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            return await self._error("bad_json", "That frame is not JSON.")
+        if not isinstance(message, dict):
+            return await self._error("bad_frame", "Send a JSON object.")
+        kind = message.get("type")
+        if kind == "ping":
+            if not await _still_allowed(self.user.id):
+                return await self.close(code=CLOSE_REVOKED)
+            return await self._send({"type": "pong"})
+        if kind == "resume":
+            after = message.get("after")
+            if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+                return await self._error("bad_resume", "'after' must be a whole number ≥ 0.")
+            return await self._resume(after)
+        return await self._error("unknown_type", "Known types: resume, ping.")
+
+    async def _resume(self, after: int):
+        if not await _still_allowed(self.user.id):
+            return await self.close(code=CLOSE_REVOKED)
+        while True:
+            batch = await _serialize(self.user, after=after)
+            for alert in batch:
+                await self._deliver(alert)
+            if len(batch) < 1000:
+                break
+            after = batch[-1]["id"]
+        await self._send({"type": "resumed"})
+
+    async def alert_ids(self, event):
+        if not await _still_allowed(self.user.id):
+            return await self.close(code=CLOSE_REVOKED)
+        for alert in await _serialize(self.user, ids=event["ids"]):
+            await self._deliver(alert)
+
+    async def user_revoked(self, event):
+        if not await _still_allowed(self.user.id):
+            await self.close(code=CLOSE_REVOKED)
+
+    async def _deliver(self, alert: dict):
+        if alert["id"] in self.sent_set:
+            return
+        if len(self.sent) == self.sent.maxlen:
+            self.sent_set.discard(self.sent[0])
+        self.sent.append(alert["id"])
+        self.sent_set.add(alert["id"])
+        await self._send({"type": "alert", "alert": alert})
+
+    async def _error(self, code: str, detail: str):
+        await self._send({"type": "error", "code": code, "detail": detail})
+
+    async def _send(self, message: dict):
+        await self.send(text_data=json.dumps(message, default=str))

@@ -1,0 +1,53 @@
+from django.conf import settings
+from django.db import models
+
+from agencies.models import Agency
+from cases.models import Family
+
+
+class AlertKind(models.TextChoices):
+    INTERVENTION_RECORDED = "intervention.recorded", "Intervention recorded"
+    CONTACT_RECORDED = "contact.recorded", "Contact recorded"
+    TEAM_JOINED = "team.joined", "Joined the team"
+    SHARING_WITHDRAWN = "sharing.withdrawn", "Sharing withdrawn"
+    SHARING_EXPIRING = "sharing.expiring", "Sharing expiring"
+    ACCESS_LOST = "access.lost", "Access ended"
+    EMERGENCY_ACCESS_GRANTED = "emergency_access.granted", "Emergency access granted"
+    REPORT_READY = "report.ready", "Report ready"
+
+
+class Alert(models.Model):
+    """One alert for one user, written in the transaction of the event that caused it."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alerts"
+    )
+    family = models.ForeignKey(Family, null=True, on_delete=models.CASCADE, related_name="+")
+    agency = models.ForeignKey(Agency, null=True, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=40, choices=AlertKind.choices)
+    summary = models.CharField(max_length=300)
+    source_type = models.CharField(max_length=40, blank=True, default="")
+    source_id = models.BigIntegerField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    digested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["recipient", "id"]),
+            models.Index(
+                fields=["created_at"],
+                name="alert_undigested",
+                condition=models.Q(read_at__isnull=True, digested_at__isnull=True),
+            ),
+        ]
+
+
+class AlertTicket(models.Model):
+    """Single-use, short-lived credential for opening the alerts WebSocket."""
+
+    key = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,121 @@
+"""Writes for alerts: created with the event, pushed after commit, marked read."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from alerts import push
+from alerts.models import Alert, AlertTicket
+from cases import access
+from cases.models import Family
+
+TICKET_LIFETIME = timedelta(seconds=60)
+
+
+def alerts_for_event(
+    *,
+    family: Family,
+    kind: str,
+    agency_id: int | None,
+    author_id: int | None,
+    summary: str,
+    source_type: str = "",
+    source_id: int | None = None,
+    visibility: str = "team",
+    recipients=None,
+) -> list[Alert]:
+    """Alert every team member who may see this event (not its author).
+
+    Team members: the key worker and each active involvement's named practitioner, unless
+    `recipients` names others. Runs inside the caller's transaction; the push leaves after commit.
+    """
+    if recipients is None:
+        recipients = {family.key_worker_id} | set(
+            family.involvements.filter(
+                ended_on__isnull=True, practitioner__isnull=False
+            ).values_list("practitioner_id", flat=True)
+        )
+    recipients = set(recipients) - {author_id}
+    allowed = access.family_viewers_among(
+        family=family, user_ids=recipients, visibility=visibility, recording_agency_id=agency_id
+    )
+    alerts = Alert.objects.bulk_create(
+        [
+            Alert(
+                recipient_id=user_id,
+                family=family,
+                agency_id=agency_id,
+                kind=kind,
+                summary=summary[:300],
+                source_type=source_type,
+                source_id=source_id,
+            )
+            for user_id in sorted(allowed)
+        ]
+    )
+    push.alerts_push_on_commit(alerts)
+    return alerts
+
+
+def alerts_to_users(
+    *,
+    user_ids,
+    kind: str,
+    summary: str,
+    family: Family | None = None,
+    agency_id: int | None = None,
+    source_type: str = "",
+    source_id: int | None = None,
+) -> list[Alert]:
+    """Alerts addressed to named users whatever their access (e.g. 'your access ended')."""
+    alerts = Alert.objects.bulk_create(
+        [
+            Alert(
+                recipient_id=user_id,
+                family=family,
+                agency_id=agency_id,
+                kind=kind,
+                summary=summary[:300],
+                source_type=source_type,
+                source_id=source_id,
+            )
+            for user_id in sorted(set(user_ids))
+        ]
+    )
+    push.alerts_push_on_commit(alerts)
+    return alerts
+
+
+def alert_mark_read(*, alert: Alert) -> Alert:
+    if alert.read_at is None:
+        alert.read_at = timezone.now()
+        alert.save(update_fields=["read_at"])
+    return alert
+
+
+def alert_read_all(*, user) -> int:
+    return Alert.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def ticket_issue(*, user) -> AlertTicket:
+    return AlertTicket.objects.create(
+        key=secrets.token_urlsafe(32), user=user, expires_at=timezone.now() + TICKET_LIFETIME
+    )
+
+
+@transaction.atomic
+def ticket_redeem(*, key: str):
+    """The ticket's user if the ticket is valid and unused; marks it used. Else None."""
+    if not key or len(key) > 64:
+        return None
+    now = timezone.now()
+    used = AlertTicket.objects.filter(key=key, used_at__isnull=True, expires_at__gt=now).update(
+        used_at=now
+    )
+    if not used:
+        return None
+    return AlertTicket.objects.select_related("user").get(key=key).user
