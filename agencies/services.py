@@ -1,5 +1,7 @@
 """Writes for agencies and staff."""
 
+import hashlib
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
@@ -11,11 +13,20 @@ from agencies.models import Agency, StaffMember
 User = get_user_model()
 
 
+def _group_name(agency_name: str) -> str:
+    """Unique like the agency name: a name too long for auth_group.name (150) ends in its hash."""
+    name = f"agency:{agency_name}"
+    if len(name) <= 150:
+        return name
+    digest = hashlib.sha256(agency_name.encode()).hexdigest()[:32]
+    return f"{name[:117]}:{digest}"
+
+
 @transaction.atomic
 def agency_create(*, name: str, kind: str) -> Agency:
     if Agency.objects.filter(name__iexact=name).exists():
         raise ValidationError({"name": ["An agency with this name already exists."]})
-    group = Group.objects.create(name=f"agency:{name}"[:150])
+    group = Group.objects.create(name=_group_name(name))
     return Agency.objects.create(name=name, kind=kind, group=group)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import Permission
 from django.db.models import Q, QuerySet, Value
 
-from agencies.models import CASE_ROLES, Role, StaffMember
+from agencies.models import CASE_ROLES, AgencyKind, Role, StaffMember
 from agencies.selectors import staff_for_user
 from cases.models import Family, FamilyGroupObjectPermission, FamilyUserObjectPermission
 
@@ -138,6 +138,15 @@ def case_staff(user) -> StaffMember | None:
     if staff is None or staff.role not in CASE_ROLES:
         return None
     return staff
+
+
+def may_open_family(staff: StaffMember | None) -> bool:
+    """Key workers and managers of an early help agency open families (and lead them)."""
+    return (
+        staff is not None
+        and staff.agency.kind == AgencyKind.EARLY_HELP
+        and staff.role in LEADING_ROLES
+    )
 
 
 def _view_permission_id():

@@ -126,17 +126,12 @@ class FamilyListCreate(generics.ListAPIView):
     )
     def post(self, request):
         staff = access.case_staff(request.user)
+        if not access.may_open_family(staff):
+            raise PermissionDenied("Only key workers and managers of an early help agency.")
         data = serializers.FamilyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if staff is None:
-            raise PermissionDenied("Only key workers and managers of an early help agency.")
         values = dict(data.validated_data)
-        try:
-            family = services.family_create(
-                by=staff, key_worker_id=values.pop("key_worker"), **values
-            )
-        except PermissionError as exc:
-            raise PermissionDenied(str(exc)) from exc
+        family = services.family_create(by=staff, key_worker_id=values.pop("key_worker"), **values)
         detail = selectors.family_detail(user=request.user, family_id=family.id)
         response = Response(serializers.FamilyDetailSerializer(detail).data, status=201)
         response["ETag"] = etag_for(detail.version)

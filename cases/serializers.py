@@ -27,6 +27,26 @@ from cases.models import (
 )
 from cases.selectors import outcome_list
 
+# Ids are 64-bit at most: a larger integer is refused as input, never sent to the database
+# (SQLite raises OverflowError on it, which would be a 500).
+ID_MAX = 2**63 - 1
+
+
+class UserIdField(serializers.IntegerField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", ID_MAX)
+        super().__init__(**kwargs)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A time that must carry its UTC offset (API.md: times ISO 8601 with offset)."""
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            raise serializers.ValidationError("Give the time with its offset.", code="naive")
+        return super().enforce_timezone(value)
+
 
 class FamilyScopedPK(serializers.PrimaryKeyRelatedField):
     """An id that must belong to the family in the serializer's context."""
@@ -255,9 +275,7 @@ class FamilyCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     postcode = serializers.CharField(max_length=10)
     address = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
-    key_worker = serializers.IntegerField(
-        required=False, allow_null=True, default=None, min_value=1
-    )
+    key_worker = UserIdField(required=False, allow_null=True, default=None)
     level_of_need = serializers.IntegerField(
         required=False, allow_null=True, default=None, min_value=1, max_value=4
     )
@@ -271,7 +289,7 @@ class FamilyUpdateSerializer(serializers.Serializer):
     level_of_need = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=4
     )
-    key_worker = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    key_worker = UserIdField(required=False, allow_null=True)
     next_review_on = serializers.DateField(required=False, allow_null=True)
 
 
@@ -287,9 +305,7 @@ class PersonCreateSerializer(serializers.Serializer):
 
 class InvolvementCreateSerializer(serializers.Serializer):
     agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all())
-    practitioner = serializers.IntegerField(
-        required=False, allow_null=True, default=None, min_value=1
-    )
+    practitioner = UserIdField(required=False, allow_null=True, default=None)
     role = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
 
 
@@ -346,7 +362,7 @@ class InterventionCreateSerializer(serializers.Serializer):
 
 
 class ContactCreateSerializer(serializers.Serializer):
-    occurred_at = serializers.DateTimeField()
+    occurred_at = AwareDateTimeField()
     method = serializers.ChoiceField(choices=ContactMethod.choices)
     summary = serializers.CharField(max_length=10000)
     persons = FamilyScopedPK(Person, many=True, required=False, default=list)
@@ -354,8 +370,3 @@ class ContactCreateSerializer(serializers.Serializer):
         Intervention, restricted=True, required=False, allow_null=True, default=None
     )
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False, default="team")
-
-    def validate_occurred_at(self, value):
-        if timezone.is_naive(value):
-            raise serializers.ValidationError("Give the time with its offset.")
-        return value

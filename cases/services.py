@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from agencies.models import Agency, AgencyKind, Role, StaffMember
+from agencies.models import Agency, Role, StaffMember
 from alerts import services as alert_services
 from cases import access, validators
 from cases.models import (
@@ -75,6 +75,14 @@ def _key_worker_check(*, family: Family, user_id: int | None) -> StaffMember | N
     return staff
 
 
+def _postcode(value: str) -> str:
+    """The normalised postcode, or a field error naming `postcode` (API.md: 400 names the field)."""
+    try:
+        return validators.postcode_normalise(value)
+    except ValidationError as exc:
+        raise ValidationError({"postcode": exc.messages}) from exc
+
+
 @transaction.atomic
 def family_create(
     *,
@@ -85,14 +93,14 @@ def family_create(
     key_worker_id: int | None = None,
     level_of_need: int | None = None,
 ) -> Family:
-    if by.agency.kind != AgencyKind.EARLY_HELP or by.role not in FAMILY_CREATOR_ROLES:
+    if not access.may_open_family(by):
         raise PermissionError(
             "Only key workers and managers of an early help agency open families."
         )
     family = Family.objects.create(
         reference=f"TMP-{uuid.uuid4().hex[:12]}",
         name=name,
-        postcode=validators.postcode_normalise(postcode),
+        postcode=_postcode(postcode),
         address=address,
         lead_agency=by.agency,
         level_of_need=level_of_need,
@@ -144,7 +152,7 @@ def family_update(*, family_id: int, by: StaffMember, expected_version: int, **c
     if unknown:
         raise ValidationError({k: ["This field cannot be changed."] for k in unknown})
     if "postcode" in changes:
-        changes["postcode"] = validators.postcode_normalise(changes["postcode"])
+        changes["postcode"] = _postcode(changes["postcode"])
     key_worker_changed = (
         "key_worker_id" in changes and changes["key_worker_id"] != family.key_worker_id
     )
@@ -231,6 +239,9 @@ def involvement_create(
     practitioner_id: int | None = None,
     role: str = "",
 ) -> Involvement:
+    # The rule's inputs are read under the family's row lock, not from the caller's instance:
+    # a key worker changed since it was loaded must not be granted away by this sync.
+    family = _family_locked(family.pk)
     if practitioner_id is not None:
         practitioner = StaffMember.objects.filter(user_id=practitioner_id).first()
         if practitioner is None or practitioner.agency_id != agency.id:
@@ -267,13 +278,18 @@ def involvement_create(
     return involvement
 
 
+def _family_locked(family_id: int) -> Family:
+    return Family.objects.select_for_update().select_related("lead_agency").get(id=family_id)
+
+
 class InvolvementConflict(Exception):
     pass
 
 
 @transaction.atomic
 def involvement_end(*, involvement: Involvement, by: StaffMember) -> Involvement:
-    family = involvement.family
+    family = _family_locked(involvement.family_id)  # serialised with key-worker changes
+    involvement.refresh_from_db(fields=["ended_on"])  # a concurrent end made it 409, not twice
     if involvement.ended_on is not None:
         raise InvolvementConflict("This involvement has already ended.")
     if involvement.agency_id == family.lead_agency_id:
