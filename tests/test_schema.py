@@ -1,0 +1,250 @@
+"""The OpenAPI schema at /api/v1/schema/ is served, valid, and describes every endpoint truthfully
+(API.md: partner systems integrate through it and it is used to fuzz the API)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from django.core.management import call_command
+from django.urls import URLPattern, URLResolver, get_resolver
+
+import agencies.urls
+import cases.urls
+
+SCHEMA_URL = "/api/v1/schema/"
+PREFIX = "/api/v1/"
+NOT_API = {"schema/", "docs/"}
+WRITE_METHODS = {"post", "put", "patch"}
+
+
+def _route_to_openapi(route: str) -> str:
+    """`families/<int:family_id>/` → `/api/v1/families/{family_id}/`."""
+    return PREFIX + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
+
+
+def _methods(view) -> set[str]:
+    view_class = getattr(view, "view_class", None) or getattr(view, "cls", None)
+    assert view_class is not None, view
+    return {
+        m
+        for m in view_class.http_method_names
+        if m not in {"options", "head", "trace"} and hasattr(view_class, m)
+    }
+
+
+def _endpoints(patterns, prefix: str = "") -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            out.update(_endpoints(p.url_patterns, prefix + str(p.pattern)))
+        elif isinstance(p, URLPattern):
+            out[_route_to_openapi(prefix + str(p.pattern))] = _methods(p.callback)
+    return out
+
+
+def api_endpoints() -> dict[str, set[str]]:
+    """Every route the project serves under /api/v1/ (all apps, not only cases and agencies)."""
+    found: dict[str, set[str]] = {}
+    for p in get_resolver().url_patterns:
+        if isinstance(p, URLResolver) and str(p.pattern) == "api/v1/":
+            found.update(_endpoints(p.url_patterns))
+        elif isinstance(p, URLPattern) and str(p.pattern).startswith("api/v1/"):
+            route = str(p.pattern)[len("api/v1/") :]
+            if route not in NOT_API:
+                found[_route_to_openapi(route)] = _methods(p.callback)
+    return found
+
+
+CASES_AND_AGENCIES = {
+    **_endpoints(agencies.urls.urlpatterns),
+    **_endpoints(cases.urls.urlpatterns),
+}
+
+# What each write really answers on success (tests/cases/test_bad_input.py sends them for real).
+SUCCESS = {
+    ("/api/v1/auth/token/", "post"): "200",
+    ("/api/v1/agencies/", "post"): "201",
+    ("/api/v1/agencies/{agency_id}/staff/", "post"): "201",
+    ("/api/v1/families/", "post"): "201",
+    ("/api/v1/families/{family_id}/", "patch"): "200",
+    ("/api/v1/families/{family_id}/members/", "post"): "201",
+    ("/api/v1/families/{family_id}/team/", "post"): "201",
+    ("/api/v1/families/{family_id}/team/{involvement_id}/", "delete"): "200",
+    ("/api/v1/families/{family_id}/needs/", "post"): "201",
+    ("/api/v1/families/{family_id}/needs/{need_id}/", "patch"): "200",
+    ("/api/v1/families/{family_id}/assessments/", "post"): "201",
+    ("/api/v1/families/{family_id}/actions/", "post"): "201",
+    ("/api/v1/families/{family_id}/actions/{action_id}/", "patch"): "200",
+    ("/api/v1/families/{family_id}/interventions/", "post"): "201",
+    ("/api/v1/families/{family_id}/contacts/", "post"): "201",
+}
+
+
+@pytest.fixture(scope="module")
+def schema(tmp_path_factory, django_db_blocker) -> dict:
+    """Generated once by drf-spectacular's command, which validates it and fails on warnings."""
+    path = tmp_path_factory.mktemp("schema") / "schema.yaml"
+    with django_db_blocker.unblock():
+        call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(path))
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.mark.django_db
+def test_schema_is_served_as_json(client):
+    response = client.get(SCHEMA_URL, {"format": "json"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["openapi"].startswith("3.")
+    assert body["info"]["title"]
+    assert "/api/v1/families/" in body["paths"]
+
+
+@pytest.mark.django_db
+def test_schema_is_served_for_an_openapi_json_accept_header(client):
+    response = client.get(SCHEMA_URL, HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    assert response.json()["openapi"].startswith("3.")
+
+
+@pytest.mark.django_db
+def test_served_schema_equals_the_generated_one(client, schema):
+    served = client.get(SCHEMA_URL, {"format": "json"}).json()
+    assert set(served["paths"]) == set(schema["paths"])
+
+
+def test_schema_validates_without_warnings(schema):
+    # The fixture ran `spectacular --validate --fail-on-warn`; this names the result.
+    assert schema["openapi"].startswith("3.")
+    assert schema["paths"]
+
+
+def test_schema_documents_token_auth(schema):
+    schemes = schema["components"]["securitySchemes"]
+    assert any(
+        s.get("type") == "apiKey" and s.get("name") == "Authorization" for s in schemes.values()
+    )
+
+
+def test_cases_and_agencies_routes_are_all_found():
+    """Sanity of the route walk below: it sees what cases/urls.py and agencies/urls.py declare."""
+    assert len(CASES_AND_AGENCIES) == len(cases.urls.urlpatterns) + len(agencies.urls.urlpatterns)
+    assert CASES_AND_AGENCIES.items() <= api_endpoints().items()
+    assert CASES_AND_AGENCIES["/api/v1/families/{family_id}/team/{involvement_id}/"] == {"delete"}
+    assert CASES_AND_AGENCIES["/api/v1/families/"] == {"get", "post"}
+
+
+@pytest.mark.parametrize("path", sorted(api_endpoints()))
+def test_every_route_is_in_the_schema_with_its_methods(schema, path):
+    methods = api_endpoints()[path]
+    assert path in schema["paths"], f"{path} missing from the schema"
+    documented = {
+        m for m in schema["paths"][path] if m in {"get", "post", "put", "patch", "delete"}
+    }
+    assert documented == methods
+
+
+def test_schema_has_no_path_the_project_does_not_serve(schema):
+    assert set(schema["paths"]) <= set(api_endpoints())
+
+
+def _operations(schema):
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                yield path, method, op
+
+
+def _resolve(schema, node: dict) -> dict:
+    while "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        node = schema["components"]["schemas"][name]
+    return node
+
+
+def test_every_write_has_a_request_body_with_a_json_schema(schema):
+    """Every family-record and agency write takes a JSON body, and the schema says what it is.
+
+    Elsewhere a bodyless action (`POST /alerts/read-all/`) may omit it, but a body it documents
+    must still have a schema.
+    """
+    missing = []
+    for path, method, op in _operations(schema):
+        if method not in WRITE_METHODS:
+            continue
+        if path not in CASES_AND_AGENCIES and "requestBody" not in op:
+            continue
+        content = op.get("requestBody", {}).get("content", {})
+        json_body = content.get("application/json", {})
+        if "schema" not in json_body:
+            missing.append(f"{method.upper()} {path}")
+            continue
+        body = _resolve(schema, json_body["schema"])
+        if not (body.get("properties") or body.get("type") == "array"):
+            missing.append(f"{method.upper()} {path} (empty body schema)")
+    assert not missing, missing
+
+
+def test_every_operation_has_a_2xx_response_with_a_schema(schema):
+    missing = []
+    for path, method, op in _operations(schema):
+        ok = [
+            (code, r)
+            for code, r in op.get("responses", {}).items()
+            if str(code).startswith("2") and str(code) != "204"
+        ]
+        if not ok or not all(
+            any("schema" in media for media in r.get("content", {}).values()) for _, r in ok
+        ):
+            missing.append(f"{method.upper()} {path}")
+    assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    "path, method", sorted(SUCCESS), ids=[f"{m} {p}" for p, m in sorted(SUCCESS)]
+)
+def test_write_success_status_is_the_one_the_endpoint_returns(schema, path, method):
+    responses = schema["paths"][path][method]["responses"]
+    two_xx = {str(code) for code in responses if str(code).startswith("2")}
+    assert two_xx == {SUCCESS[(path, method)]}
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/families/{family_id}/", "/api/v1/families/{family_id}/actions/{action_id}/"]
+)
+def test_if_match_is_documented_as_required_on_patch(schema, path):
+    params = schema["paths"][path]["patch"].get("parameters", [])
+    if_match = [p for p in params if p["name"] == "If-Match" and p["in"] == "header"]
+    assert if_match and if_match[0]["required"] is True
+
+
+def test_list_endpoints_document_their_pagination_envelope(schema):
+    """API.md: lists are `{next, previous, results}`."""
+    for path in ["/api/v1/families/", "/api/v1/families/{family_id}/contacts/"]:
+        ok = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        body = _resolve(schema, ok["schema"])
+        assert {"next", "previous", "results"} <= set(body["properties"]), path
+
+
+def test_enums_match_the_contract(schema):
+    """API.md names these choices; the schema must offer exactly them."""
+    enums = schema["components"]["schemas"]
+    assert set(enums["AgencyKindEnum"]["enum"]) == {
+        "early_help",
+        "childrens_social_care",
+        "school",
+        "police",
+        "health",
+        "housing",
+        "jobcentre",
+        "youth_justice",
+        "probation",
+        "substance_misuse",
+        "domestic_abuse",
+        "voluntary",
+        "other",
+    }
+    assert set(enums["VisibilityEnum"]["enum"]) == {"team", "restricted"}
+    roles = {"practitioner", "key_worker", "manager", "agency_admin"}
+    assert any(set(s.get("enum", [])) == roles for s in enums.values())
