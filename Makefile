@@ -29,7 +29,7 @@ serve: install
 	$(MAKE) --no-print-directory run
 
 run:
-	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) \
+	EMBEDDED_BEAT=$(if $(REDIS_URL),0,1) $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) \
 		--no-access-log --lifespan off
 
 worker: install

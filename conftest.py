@@ -54,6 +54,8 @@ def borough(db) -> Borough:
     family = f.family_make(by=key_worker)
     f.involvement_make(family=family, by=key_worker, agency=school, practitioner=partner.user)
     ended = f.involvement_make(family=family, by=key_worker, agency=police)
+    # The family's consent to share with the team: school and police see the record while on it.
+    f.consent_make(family=family, by=key_worker, agencies=[school, police])
     from cases import services
 
     services.involvement_end(involvement=ended, by=key_worker)

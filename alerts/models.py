@@ -11,6 +11,7 @@ class AlertKind(models.TextChoices):
     TEAM_JOINED = "team.joined", "Joined the team"
     SHARING_WITHDRAWN = "sharing.withdrawn", "Sharing withdrawn"
     SHARING_EXPIRING = "sharing.expiring", "Sharing expiring"
+    ACCESS_GRANTED = "access.granted", "Access granted"
     ACCESS_LOST = "access.lost", "Access ended"
     EMERGENCY_ACCESS_GRANTED = "emergency_access.granted", "Emergency access granted"
     REPORT_READY = "report.ready", "Report ready"

@@ -90,6 +90,27 @@ def alerts_to_users(
     return alerts
 
 
+def alerts_access_lost(*, family: Family, change, reason: str) -> list[Alert]:
+    """Tell the named practitioners of agencies (and users) that lost sight of the family.
+
+    `change` is the `access.GrantChange` of the sync that removed their grants. The summary
+    carries nothing of the record beyond its reference.
+    """
+    if not change.lost_agency_ids and not change.lost_user_ids:
+        return []
+    named = set(
+        family.involvements.filter(
+            agency_id__in=change.lost_agency_ids, practitioner__isnull=False
+        ).values_list("practitioner_id", flat=True)
+    )
+    return alerts_to_users(
+        user_ids=named | set(change.lost_user_ids),
+        kind="access.lost",
+        family=family,
+        summary=f"Your access to family {family.reference} has ended: {reason}.",
+    )
+
+
 def alert_mark_read(*, alert: Alert) -> Alert:
     if alert.read_at is None:
         alert.read_at = timezone.now()

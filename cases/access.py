@@ -1,9 +1,10 @@
 """The access rule: the one place that decides who sees a family and writes the guardian rows.
 
 Rule (DESIGN.md "Access"): an agency sees a family's record when it is on the team (an active
-involvement) and a current lawful basis covers it; the lead agency always does; the key worker
-always does. Grants are django-guardian rows in the direct-FK tables
-(`FamilyGroupObjectPermission` to agency groups, `FamilyUserObjectPermission` to the key worker),
+involvement) and a current lawful basis covers it (`current_bases_by_agency`); the lead agency
+always does; the key worker always does; a user with live emergency access does, until it
+expires. Grants are django-guardian rows in the direct-FK tables (`FamilyGroupObjectPermission`
+to agency groups, `FamilyUserObjectPermission` to the key worker and emergency users),
 recomputed idempotently by `family_access_sync` inside the transaction that changed an input.
 
 Everything that reads case data asks this module: `families_visible_to` (every list and every
@@ -13,12 +14,14 @@ restricted entries a user may see).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from django.contrib.auth.models import Permission
 from django.db.models import Q, QuerySet, Value
+from django.utils import timezone
 
-from agencies.models import CASE_ROLES, AgencyKind, Role, StaffMember
+from agencies.models import CASE_ROLES, Agency, AgencyKind, Role, StaffMember
 from agencies.selectors import staff_for_user
 from cases.models import Family, FamilyGroupObjectPermission, FamilyUserObjectPermission
 
@@ -30,6 +33,8 @@ SHARING = "manage_family_sharing"
 LEAD_AGENCY_PERMS = frozenset({VIEW, RECORD, CHANGE, SHARING})
 TEAM_PERMS = frozenset({VIEW, RECORD})
 KEY_WORKER_PERMS = frozenset({VIEW, RECORD, CHANGE, SHARING})
+# Emergency (break-glass) access is for reading, for a short window.
+EMERGENCY_PERMS = frozenset({VIEW})
 # A group grant of these only counts for the roles that lead a case in that agency.
 LEADING_PERMS = frozenset({CHANGE, SHARING})
 LEADING_ROLES = frozenset({Role.KEY_WORKER, Role.MANAGER})
@@ -38,19 +43,25 @@ LEADING_ROLES = frozenset({Role.KEY_WORKER, Role.MANAGER})
 # --- deciding ---------------------------------------------------------------------------------
 
 
-def involvement_basis_covers(*, family: Family, agency_id: int) -> bool:
-    """Whether a current lawful basis lets this involved agency see the family.
+@dataclass
+class Footing:
+    """Why a holder has access: for the disclosure history (consent.AccessPeriod)."""
 
-    Until the consent issue lands, an active involvement is the basis. This is the one place
-    where that condition is added.
-    """
-    return True
+    footing: str
+    agency_id: int | None = None
+    basis_id: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Grants:
-    groups: dict[int, frozenset[str]]
-    users: dict[int, frozenset[str]]
+    groups: dict[int, frozenset[str]] = field(default_factory=dict)
+    users: dict[int, frozenset[str]] = field(default_factory=dict)
+    footings: dict[tuple[str, int], Footing] = field(default_factory=dict)
+
+    def add(self, kind: str, holder_id: int, perms: frozenset[str], footing: Footing) -> None:
+        table = self.groups if kind == "group" else self.users
+        table[holder_id] = table.get(holder_id, frozenset()) | perms
+        self.footings.setdefault((kind, holder_id), footing)
 
     def rows(self) -> set[tuple[str, int, str]]:
         out = {("group", g, c) for g, codes in self.groups.items() for c in codes}
@@ -58,20 +69,54 @@ class Grants:
         return out
 
 
-def family_grants_derive(*, family: Family) -> Grants:
-    """What the rule says the guardian rows for this family must be."""
-    groups: dict[int, frozenset[str]] = {}
+def current_bases_by_agency(*, family: Family, today: date) -> dict[int, int]:
+    """agency id → id of a current lawful basis covering it for team sharing.
+
+    Current: recorded, not withdrawn, not past its expiry date. This is the consent condition of
+    the rule, and the only place it is decided.
+    """
+    from consent.models import Purpose, SharingBasis
+
+    covered: dict[int, int] = {}
+    bases = (
+        SharingBasis.objects.filter(family=family, withdrawn_at__isnull=True)
+        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=today))
+        .prefetch_related("agencies")
+        .order_by("id")
+    )
+    for basis in bases:
+        if Purpose.TEAM_SHARING not in basis.purposes:
+            continue
+        for agency in basis.agencies.all():
+            covered.setdefault(agency.id, basis.id)
+    return covered
+
+
+def family_grants_derive(*, family: Family, now: datetime | None = None) -> Grants:
+    """What the rule says the guardian rows for this family must be, at `now`."""
+    from consent.models import EmergencyAccess
+
+    now = now or timezone.now()
+    grants = Grants()
+    lead = family.lead_agency
+    grants.add("group", lead.group_id, LEAD_AGENCY_PERMS, Footing("lead_agency", lead.id))
+    covered = current_bases_by_agency(family=family, today=timezone.localdate(now))
     involvements = family.involvements.filter(ended_on__isnull=True).select_related("agency")
     for involvement in involvements:
-        if involvement_basis_covers(family=family, agency_id=involvement.agency_id):
-            group_id = involvement.agency.group_id
-            groups[group_id] = groups.get(group_id, frozenset()) | TEAM_PERMS
-    lead_group_id = family.lead_agency.group_id
-    groups[lead_group_id] = groups.get(lead_group_id, frozenset()) | LEAD_AGENCY_PERMS
-    users: dict[int, frozenset[str]] = {}
+        basis_id = covered.get(involvement.agency_id)
+        if basis_id is not None:
+            grants.add(
+                "group",
+                involvement.agency.group_id,
+                TEAM_PERMS,
+                Footing("team_basis", involvement.agency_id, basis_id),
+            )
     if family.key_worker_id:
-        users[family.key_worker_id] = KEY_WORKER_PERMS
-    return Grants(groups=groups, users=users)
+        grants.add("user", family.key_worker_id, KEY_WORKER_PERMS, Footing("key_worker"))
+    emergency = EmergencyAccess.objects.filter(family=family, expires_at__gt=now)
+    for grant in emergency.order_by("id"):
+        grants.add("user", grant.user_id, EMERGENCY_PERMS, Footing("emergency", grant.agency_id))
+    return grants
 
 
 def _permission_ids() -> dict[str, int]:
@@ -90,15 +135,29 @@ def family_grants_current(*, family: Family) -> set[tuple[str, int, str]]:
     return {tuple(row) for row in groups.union(users, all=True)}
 
 
-def family_access_sync(*, family: Family) -> None:
+@dataclass
+class GrantChange:
+    """Who gained or lost sight of the family in one sync."""
+
+    lost_agency_ids: set[int] = field(default_factory=set)
+    lost_user_ids: set[int] = field(default_factory=set)
+    gained_agency_ids: set[int] = field(default_factory=set)
+    gained_user_ids: set[int] = field(default_factory=set)
+
+
+def family_access_sync(*, family: Family, now: datetime | None = None) -> GrantChange:
     """Make the guardian rows for `family` equal what the rule derives. Idempotent.
 
-    Call inside the transaction that changed an input (involvement, basis, key worker).
+    Call inside the transaction that changed an input (involvement, basis, key worker, emergency
+    access, expiry). Also opens and closes the disclosure history's access periods.
     """
-    wanted = family_grants_derive(family=family).rows()
+    now = now or timezone.now()
+    grants = family_grants_derive(family=family, now=now)
+    wanted = grants.rows()
     current = family_grants_current(family=family)
+    change = GrantChange()
     if wanted == current:
-        return
+        return change
     perm_ids = _permission_ids()
     for kind, holder_id, codename in current - wanted:
         model = FamilyGroupObjectPermission if kind == "group" else FamilyUserObjectPermission
@@ -125,6 +184,60 @@ def family_access_sync(*, family: Family) -> None:
             if kind == "user"
         ]
     )
+    viewers_before = {(k, h) for k, h, c in current if c == VIEW}
+    viewers_after = {(k, h) for k, h, c in wanted if c == VIEW}
+    _access_periods_update(
+        family=family,
+        gained=viewers_after - viewers_before,
+        lost=viewers_before - viewers_after,
+        grants=grants,
+        now=now,
+        change=change,
+    )
+    return change
+
+
+def _access_periods_update(*, family, gained, lost, grants: Grants, now, change) -> None:
+    from consent.models import AccessPeriod
+
+    group_agency = dict(
+        Agency.objects.filter(
+            group_id__in={h for k, h in gained | lost if k == "group"}
+        ).values_list("group_id", "id")
+    )
+    for kind, holder_id in lost:
+        holder = (
+            {"agency_id": group_agency.get(holder_id), "user__isnull": True}
+            if kind == "group"
+            else {"user_id": holder_id}
+        )
+        AccessPeriod.objects.filter(family=family, ended_at__isnull=True, **holder).update(
+            ended_at=now
+        )
+        if kind == "group":
+            change.lost_agency_ids.add(group_agency.get(holder_id))
+        else:
+            change.lost_user_ids.add(holder_id)
+    periods = []
+    for kind, holder_id in gained:
+        footing = grants.footings[(kind, holder_id)]
+        if kind == "group":
+            change.gained_agency_ids.add(group_agency.get(holder_id))
+            agency_id, user_id = group_agency.get(holder_id), None
+        else:
+            change.gained_user_ids.add(holder_id)
+            agency_id, user_id = footing.agency_id, holder_id
+        periods.append(
+            AccessPeriod(
+                family=family,
+                agency_id=agency_id,
+                user_id=user_id,
+                footing=footing.footing,
+                basis_id=footing.basis_id,
+                started_at=now,
+            )
+        )
+    AccessPeriod.objects.bulk_create(periods)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -174,11 +287,21 @@ def families_visible_to(user) -> QuerySet[Family]:
     return Family.objects.filter(id__in=by_group.union(by_user))
 
 
-def family_permissions(user, family: Family) -> frozenset[str]:
+class FamilyPerms(frozenset):
+    """A user's permissions on one family; `emergency` when sight comes only from break-glass."""
+
+    emergency: bool = False
+
+
+class NoAccess(Exception):
+    """The caller may not (or may no longer) do this on the family: answered as 404."""
+
+
+def family_permissions(user, family: Family) -> FamilyPerms:
     """What `user` may do on `family` (one query). Empty when not visible."""
     staff = case_staff(user)
     if staff is None:
-        return frozenset()
+        return FamilyPerms()
     groups = FamilyGroupObjectPermission.objects.filter(
         content_object=family, group_id=staff.agency.group_id
     ).values_list("permission__codename", Value("group"))
@@ -186,13 +309,28 @@ def family_permissions(user, family: Family) -> frozenset[str]:
         content_object=family, user_id=user.id
     ).values_list("permission__codename", Value("user"))
     perms: set[str] = set()
+    sources_of_view: set[str] = set()
     for codename, source in groups.union(users, all=True):
         if source == "group" and codename in LEADING_PERMS and staff.role not in LEADING_ROLES:
             continue
         perms.add(codename)
+        if codename == VIEW:
+            sources_of_view.add(source)
     if VIEW not in perms:
-        return frozenset()
-    return frozenset(perms)
+        return FamilyPerms()
+    result = FamilyPerms(perms)
+    # A user grant that is not the key worker's is an emergency grant (family_grants_derive).
+    result.emergency = sources_of_view == {"user"} and family.key_worker_id != user.id
+    return result
+
+
+def family_write_check(*, user, family: Family, permission: str) -> None:
+    """For services, under the family's row lock: raise NoAccess unless `user` may still act.
+
+    A withdrawal or a team change commits under the same lock, so no write slips in after it.
+    """
+    if permission not in family_permissions(user, family):
+        raise NoAccess
 
 
 def sees_restricted(user, family: Family) -> bool:

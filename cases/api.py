@@ -12,6 +12,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.response import Response
 
+from audit import services as audit_services
 from cases import access, selectors, serializers, services
 from cases.models import PlanAction
 from config.exceptions import Conflict, PreconditionFailed, PreconditionRequired
@@ -67,6 +68,22 @@ class FamilyScopedView(generics.GenericAPIView):
 
     def load_family(self, family_id):
         return selectors.family_get(user=self.request.user, family_id=family_id)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Every request that reached a visible family is audited, marked when it was made
+        # under emergency access.
+        perms = getattr(self, "perms", None)
+        if perms:
+            audit_services.access_event_record(
+                user=request.user,
+                agency_id=self.staff.agency_id,
+                family_id=self.family.id,
+                method=request.method,
+                path=request.path,
+                emergency=perms.emergency,
+                status_code=response.status_code,
+            )
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def get_serializer_context(self):
         context = super().get_serializer_context()

@@ -80,6 +80,10 @@ class Person(models.Model):
     nhs_number = models.CharField(max_length=10, blank=True, default="")
     upn = models.CharField(max_length=13, blank=True, default="")
     ni_number = models.CharField(max_length=9, blank=True, default="")
+    # For consent (consent app): an adult with parental responsibility, or a young person of
+    # 12 or over recorded as competent to decide (a competent child's decision prevails).
+    parental_responsibility = models.BooleanField(default=False)
+    competent_to_consent = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

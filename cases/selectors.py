@@ -72,6 +72,7 @@ def family_detail(*, user, family_id: int) -> Family:
                 to_attr="active_team",
             ),
             Prefetch("needs", queryset=Need.objects.select_related("outcome")),
+            "sharing_bases",
         )
         .filter(id=family_id)
         .first()

@@ -88,6 +88,8 @@ class PersonSerializer(serializers.ModelSerializer):
             "nhs_number",
             "upn",
             "ni_number",
+            "parental_responsibility",
+            "competent_to_consent",
         ]
 
 
@@ -188,8 +190,9 @@ class FamilyDetailSerializer(FamilyListSerializer):
 
     @extend_schema_field(SharingSummarySerializer)
     def get_sharing(self, obj) -> dict:
-        # Until the consent issue lands, an active involvement is the basis (cases/access.py).
-        return {"status": "involvement", "expires_on": None}
+        from consent.selectors import sharing_summary
+
+        return sharing_summary(family=obj)
 
 
 class AssessmentSerializer(serializers.ModelSerializer):
@@ -301,6 +304,8 @@ class PersonCreateSerializer(serializers.Serializer):
     nhs_number = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
     upn = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
     ni_number = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
+    parental_responsibility = serializers.BooleanField(required=False, default=False)
+    competent_to_consent = serializers.BooleanField(required=False, default=False)
 
 
 class InvolvementCreateSerializer(serializers.Serializer):

@@ -145,7 +145,7 @@ FAMILY_EDITABLE = {
 @transaction.atomic
 def family_update(*, family_id: int, by: StaffMember, expected_version: int, **changes) -> Family:
     """Optimistic concurrency: the caller's version must still be current (else `StaleVersion`)."""
-    family = Family.objects.select_for_update().select_related("lead_agency").get(id=family_id)
+    family = _family_for_write(family_id, by, access.CHANGE)
     if family.version != expected_version:
         raise StaleVersion()
     unknown = set(changes) - FAMILY_EDITABLE
@@ -196,6 +196,7 @@ class StaleVersion(Exception):
 
 @transaction.atomic
 def person_create(*, family: Family, by: StaffMember, **fields) -> Person:
+    family = _family_for_write(family.pk, by, access.CHANGE)
     fields = _person_clean(fields)
     person = Person.objects.create(family=family, **fields)
     _chronology_add(
@@ -241,7 +242,7 @@ def involvement_create(
 ) -> Involvement:
     # The rule's inputs are read under the family's row lock, not from the caller's instance:
     # a key worker changed since it was loaded must not be granted away by this sync.
-    family = _family_locked(family.pk)
+    family = _family_for_write(family.pk, by, access.CHANGE)
     if practitioner_id is not None:
         practitioner = StaffMember.objects.filter(user_id=practitioner_id).first()
         if practitioner is None or practitioner.agency_id != agency.id:
@@ -282,13 +283,24 @@ def _family_locked(family_id: int) -> Family:
     return Family.objects.select_for_update().select_related("lead_agency").get(id=family_id)
 
 
+def _family_for_write(family_id: int, by: StaffMember, permission: str) -> Family:
+    """The family, row-locked, once `by` is checked to still hold `permission` on it.
+
+    Every write to a family takes this lock, and so do withdrawal, expiry and team changes:
+    a write that waits behind a withdrawal sees the grants it left and is refused.
+    """
+    family = _family_locked(family_id)
+    access.family_write_check(user=by.user, family=family, permission=permission)
+    return family
+
+
 class InvolvementConflict(Exception):
     pass
 
 
 @transaction.atomic
 def involvement_end(*, involvement: Involvement, by: StaffMember) -> Involvement:
-    family = _family_locked(involvement.family_id)  # serialised with key-worker changes
+    family = _family_for_write(involvement.family_id, by, access.CHANGE)
     involvement.refresh_from_db(fields=["ended_on"])  # a concurrent end made it 409, not twice
     if involvement.ended_on is not None:
         raise InvolvementConflict("This involvement has already ended.")
@@ -300,7 +312,10 @@ def involvement_end(*, involvement: Involvement, by: StaffMember) -> Involvement
         )
     involvement.ended_on = timezone.localdate()
     involvement.save(update_fields=["ended_on"])
-    access.family_access_sync(family=family)
+    change = access.family_access_sync(family=family)
+    alert_services.alerts_access_lost(
+        family=family, change=change, reason=f"{involvement.agency.name} left the team"
+    )
     _chronology_add(
         family=family,
         at=timezone.now(),
@@ -322,6 +337,7 @@ def need_create(
     person: Person | None = None,
     evidence: str = "",
 ) -> Need:
+    family = _family_for_write(family.pk, by, access.RECORD)
     need = Need.objects.create(
         family=family,
         person=person,
@@ -347,6 +363,7 @@ def need_create(
 def need_update(
     *, need: Need, by: StaffMember, status: str, achieved_on: date | None = None
 ) -> Need:
+    need.family = _family_for_write(need.family_id, by, access.RECORD)
     if status == "achieved":
         achieved_on = achieved_on or timezone.localdate()
         try:
@@ -374,6 +391,7 @@ def need_update(
 def assessment_create(
     *, family: Family, by: StaffMember, completed_on: date, summary: str
 ) -> Assessment:
+    family = _family_for_write(family.pk, by, access.CHANGE)
     try:
         validators.date_not_future(completed_on, what="The completion date")
     except ValidationError as exc:
@@ -407,6 +425,7 @@ def plan_action_create(
     needs: list[Need],
     status: str = "open",
 ) -> PlanAction:
+    family = _family_for_write(family.pk, by, access.RECORD)
     _owner_on_team(family=family, agency=owner_agency)
     action = PlanAction.objects.create(
         family=family,
@@ -440,7 +459,10 @@ def _owner_on_team(*, family: Family, agency: Agency) -> None:
 def plan_action_update(
     *, action_id: int, by: StaffMember, expected_version: int, **changes
 ) -> PlanAction:
-    action = PlanAction.objects.select_for_update().select_related("family").get(id=action_id)
+    family_id = PlanAction.objects.values_list("family_id", flat=True).get(id=action_id)
+    family = _family_for_write(family_id, by, access.RECORD)
+    action = PlanAction.objects.select_for_update().get(id=action_id)
+    action.family = family
     if action.version != expected_version:
         raise StaleVersion()
     needs = changes.pop("needs", None)
@@ -477,6 +499,7 @@ def intervention_create(
     outcome: str = "",
     visibility: str = "team",
 ) -> Intervention:
+    family = _family_for_write(family.pk, by, access.RECORD)
     try:
         validators.dates_in_order(started_on, ended_on)
     except ValidationError as exc:
@@ -533,6 +556,7 @@ def contact_create(
     intervention: Intervention | None = None,
     visibility: str = "team",
 ) -> Contact:
+    family = _family_for_write(family.pk, by, access.RECORD)
     if occurred_at > timezone.now() + timedelta(minutes=5):
         raise ValidationError({"occurred_at": ["A contact cannot be in the future."]})
     contact = Contact.objects.create(

@@ -13,6 +13,11 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 
+if os.environ.get("EMBEDDED_BEAT") == "1":
+    from consent.embedded import embedded_beat_start  # noqa: E402
+
+    embedded_beat_start()
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,

@@ -6,6 +6,8 @@ from rest_framework import exceptions, status
 from rest_framework.exceptions import APIException
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from cases.access import NoAccess
+
 
 class PreconditionFailed(APIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
@@ -31,7 +33,7 @@ def exception_handler(exc, context):
             exc = exceptions.ValidationError(exc.message_dict)
         else:
             exc = exceptions.ValidationError({"detail": exc.messages})
-    if isinstance(exc, Http404):
+    if isinstance(exc, (Http404, NoAccess)):
         exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "agencies",
     "cases",
     "alerts",
+    "consent",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -118,6 +120,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "Europe/London"
 CELERY_BEAT_SCHEDULE = {
     "alerts-digest": {"task": "alerts.tasks.alerts_digest_send", "schedule": 300.0},
+    # Expiry of bases and emergency access must bite within 60 s: sweep every 30 s.
+    "sharing-sweep": {"task": "consent.tasks.sharing_sweep", "schedule": 30.0},
 }
 
 # --- Auth and object permissions ------------------------------------------------------------------
@@ -170,6 +174,8 @@ SPECTACULAR_SETTINGS = {
         "FamilyStatusEnum": "cases.models.FamilyStatus",
         "NeedStatusEnum": "cases.models.NeedStatus",
         "ActionStatusEnum": "cases.models.ActionStatus",
+        "ContactMethodEnum": "cases.models.ContactMethod",
+        "ConsentMethodEnum": "consent.models.ConsentMethod",
     },
 }
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/v1/", include("agencies.urls")),
     path("api/v1/", include("cases.urls")),
     path("api/v1/", include("alerts.urls")),
+    path("api/v1/", include("consent.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

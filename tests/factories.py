@@ -73,3 +73,30 @@ class PersonFactory(factory.django.DjangoModelFactory):
 
 def outcome(code: str = "education") -> HeadlineOutcome:
     return HeadlineOutcome.objects.get(framework_version="2022", code=code)
+
+
+def parent_make(*, family: Family, by: StaffMember, given_name: str = "Dana") -> Person:
+    """An adult member with parental responsibility (who can give consent)."""
+    return case_services.person_create(
+        family=family,
+        by=by,
+        given_name=given_name,
+        family_name="Smith",
+        date_of_birth=date(1985, 3, 14),
+        relationship="parent",
+        parental_responsibility=True,
+    )
+
+
+def consent_make(*, family: Family, by: StaffMember, agencies, giver: Person | None = None):
+    from consent import services as consent_services
+
+    giver = giver or parent_make(family=family, by=by)
+    return consent_services.sharing_basis_create(
+        family=family,
+        by=by,
+        basis="consent",
+        agencies=list(agencies),
+        given_by=[giver],
+        method="written",
+    )

@@ -165,7 +165,7 @@ def test_notify_digest_sends_each_user_once(borough, notify_settings, fake_notif
     assert "Home visit" in kw_email["personalisation"]["body"]
     assert "Attendance plan agreed" not in kw_email["personalisation"]["body"]  # already read
     assert "Too new to digest" not in kw_email["personalisation"]["body"]
-    assert "joined the team" in by_address["partner@school.example"]["personalisation"]["body"]
+    assert "can now see" in by_address["partner@school.example"]["personalisation"]["body"]
     headers = fake_notify.requests[0]["headers"]
     assert headers["Authorization"].startswith("Bearer ")
     assert headers["User-agent"].startswith("NOTIFY-API-PYTHON-CLIENT/")

@@ -378,6 +378,7 @@ def test_live_alert_reaches_team_only(stack, borough):
     involvement = f.involvement_make(
         family=b.family, by=b.key_worker, agency=youth, practitioner=leaver.user
     )
+    f.consent_make(family=b.family, by=b.key_worker, agencies=[youth])
     case_services.involvement_end(involvement=involvement, by=b.key_worker)
     users = {
         "kw": b.key_worker.user,
@@ -401,7 +402,9 @@ def test_live_alert_reaches_team_only(stack, borough):
             for name in ("outsider", "leaver", "ended"):
                 await silent(socks[name], 0.5 if name != "outsider" else 1.0)
                 await ping_pong(socks[name])
-                assert await resume(socks[name], 0) == []  # nothing on resume either
+                # Nothing of the record on resume either; the leaver was told it lost access.
+                kinds = [x["kind"] for x in await resume(socks[name], 0)]
+                assert kinds == (["access.lost"] if name == "leaver" else []), (name, kinds)
             await silent(socks["kw"], 0.3)  # exactly one frame
             return created, alert
         finally:
@@ -418,7 +421,8 @@ def test_live_alert_reaches_team_only(stack, borough):
     listed = Http(stack.port, leaver.user).session.get(
         f"http://127.0.0.1:{stack.port}/api/v1/alerts/", timeout=10
     )
-    assert listed.status_code == 200 and listed.json()["results"] == []
+    assert listed.status_code == 200
+    assert [x["kind"] for x in listed.json()["results"]] == ["access.lost"]
 
 
 def test_kill_and_resume_gets_exactly_the_missed_three(stack, borough):
@@ -533,6 +537,7 @@ def test_two_hundred_sockets_all_get_the_alert(stack, borough):
     f.involvement_make(
         family=b.family, by=b.key_worker, agency=health, practitioner=health_visitor.user
     )
+    f.consent_make(family=b.family, by=b.key_worker, agencies=[health])
     plan = [(b.key_worker.user, 100), (health_visitor.user, 60), (b.outsider.user, 40)]
     clients = [Http(stack.port, user) for user, count in plan for _ in range(count)]
     owners = [user.id for user, count in plan for _ in range(count)]

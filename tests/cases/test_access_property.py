@@ -1,15 +1,17 @@
-"""The access rule as a property: after any sequence of team joins, team leaves and key-worker
-changes, the guardian rows and what each user sees are exactly what DESIGN.md "Access" says.
+"""The access rule as a property: after any sequence of team joins, team leaves, key-worker
+changes, lawful bases recorded and withdrawn, the guardian rows and what each user sees are
+exactly what DESIGN.md "Access" says.
 
 The expectation is computed here from the test's own model of each family (lead agency, active
-team, key worker), never from cases/access.py:
+team, key worker, current bases), never from cases/access.py:
 
 - the lead agency's group: view, record, change, sharing;
-- each agency with an active involvement: view, record;
+- each agency with an active involvement AND a current basis covering it: view, record;
 - the key worker (a user grant): view, record, change, sharing;
 - nothing in guardian's generic tables;
 - a user of a case role sees a family when their agency leads it or is on its team, or they are
-  its key worker; an agency admin or a platform superuser sees none.
+  its key worker, or its agency is on the team under a current basis; an agency admin or a
+  platform superuser sees none.
 
 Each hypothesis example builds its families inside a savepoint and rolls it back at the end; the
 agencies, staff and tokens are built once per test.
@@ -43,6 +45,7 @@ from cases.models import (
     FamilyUserObjectPermission,
     Involvement,
 )
+from consent import services as consent_services
 from tests import factories as f
 
 User = get_user_model()
@@ -144,6 +147,19 @@ def make_machine(world: World):
             self.lead = [fam.lead_agency_id for fam in self.families]
             self.team = [{fam.lead_agency_id} for fam in self.families]
             self.key_worker = [eh1_kw.user.id, None, None]
+            # Each family's parent (who can consent) and its bases: [basis, agency ids, live].
+            self.givers = [
+                f.parent_make(family=fam, by=self.staff_of(i))
+                for i, fam in enumerate(self.families)
+            ]
+            self.bases: list[list[list]] = [[] for _ in self.families]
+
+        def covered(self, i: int) -> set[int]:
+            """Agencies a current (recorded, not withdrawn) basis covers."""
+            return {a for _, agencies, live in self.bases[i] if live for a in agencies}
+
+        def seeing_team(self, i: int) -> set[int]:
+            return self.team[i] & self.covered(i)
 
         def teardown(self):
             transaction.set_rollback(True)
@@ -153,7 +169,7 @@ def make_machine(world: World):
 
         def expected_rows(self, i: int) -> set[tuple]:
             rows = set()
-            for agency_id in self.team[i]:
+            for agency_id in self.seeing_team(i):
                 rows |= {("group", group_of[agency_id], p) for p in TEAM}
             rows |= {("group", group_of[self.lead[i]], p) for p in ALL}
             if self.key_worker[i] is not None:
@@ -166,7 +182,7 @@ def make_machine(world: World):
             return {
                 fam.id
                 for i, fam in enumerate(self.families)
-                if u.agency.id in self.team[i]
+                if u.agency.id in self.seeing_team(i)
                 or u.agency.id == self.lead[i]
                 or self.key_worker[i] == u.user.id
             }
@@ -177,7 +193,7 @@ def make_machine(world: World):
             perms: set[str] = set()
             if u.agency.id == self.lead[i]:
                 perms |= ALL if u.role in LEADING_ROLES else TEAM
-            if u.agency.id in self.team[i]:
+            if u.agency.id in self.seeing_team(i):
                 perms |= TEAM
             if self.key_worker[i] == u.user.id:
                 perms |= ALL
@@ -338,6 +354,51 @@ def make_machine(world: World):
                 assert "key_worker" in exc.value.message_dict
                 event("key worker refused")
 
+        @rule(
+            i=st.integers(0, N_FAMILIES - 1),
+            picks=st.sets(st.integers(0, 63), min_size=1, max_size=3),
+            stranger=st.integers(0, n_agencies + 3),
+        )
+        def record_basis(self, i, picks, stranger):
+            """Consent to share with some agencies on the team; refused when it names an agency
+            not on the team."""
+            partners = sorted(self.team[i] - {self.lead[i]})
+            chosen = {partners[p % len(partners)] for p in picks} if partners else set()
+            if stranger < n_agencies:  # now and then, any agency at all
+                chosen.add(world.agencies[stranger].id)
+            if not chosen:
+                return
+            agencies = [a for a in world.agencies if a.id in chosen]
+            kwargs = dict(
+                family=self.families[i],
+                by=self.staff_of(i),
+                basis="consent",
+                agencies=agencies,
+                given_by=[self.givers[i]],
+                method="written",
+            )
+            if any(a.id not in self.team[i] for a in agencies):
+                with pytest.raises(ValidationError) as exc:
+                    consent_services.sharing_basis_create(**kwargs)
+                assert "agencies" in exc.value.message_dict
+                event("basis refused: agency not on the team")
+                return
+            basis = consent_services.sharing_basis_create(**kwargs)
+            self.bases[i].append([basis, {a.id for a in agencies}, True])
+            event("basis recorded")
+
+        @rule(i=st.integers(0, N_FAMILIES - 1), k=st.integers(0, 63))
+        def withdraw_basis(self, i, k):
+            live = [b for b in self.bases[i] if b[2]]
+            if not live:
+                return
+            entry = live[k % len(live)]
+            consent_services.sharing_basis_withdraw(
+                basis=entry[0], by=self.staff_of(i), reason="The family withdrew consent."
+            )
+            entry[2] = False
+            event("basis withdrawn")
+
         @rule(n=st.integers(0, n_users - 1), j=st.integers(0, N_FAMILIES - 1))
         def one_user_sees_what_the_rule_says(self, n, j):
             """Selector, API list, API detail and permissions for one user, all per the rule."""
@@ -409,13 +470,13 @@ def make_machine(world: World):
 
 
 @pytest.mark.django_db
-def test_access_rule_holds_after_any_sequence_of_team_and_key_worker_changes():
+def test_access_rule_holds_after_any_sequence_of_team_key_worker_and_basis_changes():
     world = build_world()
     run_state_machine_as_test(
         make_machine(world),
         settings=settings(
-            max_examples=50,
-            stateful_step_count=8,
+            max_examples=60,
+            stateful_step_count=10,
             deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         ),

@@ -201,32 +201,33 @@ class Measured:
 
 
 # Budgets: token auth (1) + staff membership (1) + access check (1 per family-scoped view) + the
-# page itself and its prefetches. Counted, then frozen: a rise means a new query per request.
+# page itself and its prefetches + the audit row of a family-scoped request (1). Counted, then
+# frozen: a rise means a new query per request.
 ENDPOINTS = (
     Measured("families list", lambda c: API + "families/", grow_families, 3),
     Measured(
         "family detail",
         _family_path,
         grow_family_detail,
-        7,
+        9,
         rows=lambda b: len(b["members"]) + len(b["team"]) + len(b["needs"]),
         per=3,
     ),
-    Measured("members", lambda c: _family_path(c, "members/"), grow_members, 5),
-    Measured("team", lambda c: _family_path(c, "team/"), grow_team, 5),
-    Measured("needs", lambda c: _family_path(c, "needs/"), grow_needs, 5),
-    Measured("assessments", lambda c: _family_path(c, "assessments/"), grow_assessments, 5),
-    Measured("actions", lambda c: _family_path(c, "actions/"), grow_actions, 6),
+    Measured("members", lambda c: _family_path(c, "members/"), grow_members, 6),
+    Measured("team", lambda c: _family_path(c, "team/"), grow_team, 6),
+    Measured("needs", lambda c: _family_path(c, "needs/"), grow_needs, 6),
+    Measured("assessments", lambda c: _family_path(c, "assessments/"), grow_assessments, 6),
+    Measured("actions", lambda c: _family_path(c, "actions/"), grow_actions, 7),
     Measured(
         "action detail",
         lambda c: _family_path(c, f"actions/{c.action.id}/"),
         grow_action_needs,
-        6,
+        7,
         rows=lambda b: len(b["needs"]),
     ),
-    Measured("interventions", lambda c: _family_path(c, "interventions/"), grow_interventions, 7),
-    Measured("contacts", lambda c: _family_path(c, "contacts/"), grow_contacts, 6),
-    Measured("chronology", lambda c: _family_path(c, "chronology/"), grow_chronology, 5),
+    Measured("interventions", lambda c: _family_path(c, "interventions/"), grow_interventions, 8),
+    Measured("contacts", lambda c: _family_path(c, "contacts/"), grow_contacts, 7),
+    Measured("chronology", lambda c: _family_path(c, "chronology/"), grow_chronology, 6),
     Measured("outcomes", lambda c: API + "outcomes/", grow_outcomes, 2, rows=len),
     Measured("agencies list", lambda c: API + "agencies/", grow_agencies, 2, rows=len),
     Measured(
@@ -314,6 +315,7 @@ def test_visible_families_sql_is_driven_from_the_grant_tables(who, borough):
     for i in range(5):
         family = f.family_make(by=borough.key_worker, name=f"Household {i}")
         f.involvement_make(family=family, by=borough.key_worker, agency=borough.school)
+        f.consent_make(family=family, by=borough.key_worker, agencies=[borough.school])
     user = getattr(borough, who).user
 
     qs = access.families_visible_to(user)

@@ -22,7 +22,34 @@ def test_key_worker_opens_family_and_partner_records_contact(borough, client_for
         format="json",
     )
     assert joined.status_code == 201, joined.json()
-    assert partner.get(f"/api/v1/families/{family['id']}/").status_code == 200
+    # On the team but no lawful basis yet: still not visible.
+    assert partner.get(f"/api/v1/families/{family['id']}/").status_code == 404
+    mum = kw.post(
+        f"/api/v1/families/{family['id']}/members/",
+        {
+            "given_name": "Amy",
+            "family_name": "Jones",
+            "date_of_birth": "1988-02-01",
+            "relationship": "parent",
+            "parental_responsibility": True,
+        },
+        format="json",
+    )
+    assert mum.status_code == 201, mum.json()
+    basis = kw.post(
+        f"/api/v1/families/{family['id']}/sharing/",
+        {
+            "basis": "consent",
+            "agencies": [borough.school.id],
+            "given_by": [mum.json()["id"]],
+            "method": "written",
+        },
+        format="json",
+    )
+    assert basis.status_code == 201, basis.json()
+    detail = partner.get(f"/api/v1/families/{family['id']}/")
+    assert detail.status_code == 200
+    assert detail.json()["sharing"]["status"] == "active"
     contact = partner.post(
         f"/api/v1/families/{family['id']}/contacts/",
         {"occurred_at": "2026-01-05T10:00:00+00:00", "method": "school", "summary": "Met mum"},

@@ -45,6 +45,7 @@ from cases.models import (
     Relationship,
     Visibility,
 )
+from consent import services as consent_services
 
 User = get_user_model()
 
@@ -603,6 +604,8 @@ class Household:
     actions: list[tuple[PlanAction, Need]] = field(default_factory=list)
     interventions: dict[str, Intervention] = field(default_factory=dict)  # by agency kind
     left_on: dict[str, date] = field(default_factory=dict)  # partners that left the team
+    index: int = 0
+    withdrawn_later: tuple | None = None  # (basis, reason) withdrawn at the end of the story
 
     @property
     def adults(self) -> list[Person]:
@@ -679,13 +682,22 @@ class Seeder:
     # --- one family, in the order its story happened --------------------------------------------
 
     def household(self, spec: FamilySpec, *, key_worker: StaffMember, index: int) -> None:
+        h = self._household(spec, key_worker=key_worker, index=index)
+        if h.withdrawn_later is not None:
+            # Late in the story the family withdrew consent for one agency.
+            basis, reason = h.withdrawn_later
+            consent_services.sharing_basis_withdraw(basis=basis, by=h.key_worker, reason=reason)
+
+    def _household(self, spec: FamilySpec, *, key_worker: StaffMember, index: int) -> Household:
         rng, today = self.rng, self.today
         days_ago = spec.opened_days_ago or rng.randint(35, 170)
         opened = working_day(today - timedelta(days=days_ago), latest=today)
         self.at(opened, 9)
         h = self.open(spec, key_worker=key_worker, index=index, opened_on=opened)
+        h.index = index
         self.members(h)
         self.team(h)
+        self.share(h)
         self.identify_needs(h)
         first_visit = working_day(opened + timedelta(days=rng.randint(1, 4)), latest=today)
         if first_visit >= today:
@@ -703,7 +715,7 @@ class Seeder:
         )
         if not spec.assessed:
             self.review_date(h)
-            return
+            return h
         taf_on = self.assess_and_plan(h, first_visit=first_visit)
         last_day = today - timedelta(days=1)
         if spec.closed:
@@ -712,11 +724,13 @@ class Seeder:
             self.progress(h, taf_on=taf_on)
         self.interventions(h, taf_on=taf_on, until=last_day)
         self.partner_contacts(h, taf_on=taf_on, until=last_day)
+        self.leave(h)
         if spec.closed:
             self.close(h, on=last_day)
         else:
             self.recent_contacts(h, taf_on=taf_on)
             self.review_date(h)
+        return h
 
     def open(
         self, spec: FamilySpec, *, key_worker: StaffMember, index: int, opened_on: date
@@ -753,6 +767,12 @@ class Seeder:
                 "date_of_birth": min(born, h.opened_on),
                 "relationship": relationship,
             }
+            if age >= 18 and relationship in (P, Relationship.CARER, G):
+                # A grandparent bringing up grandchildren holds it under a special
+                # guardianship order in this story.
+                fields["parental_responsibility"] = True
+            elif 12 <= age < 18:
+                fields["competent_to_consent"] = rng.random() < 0.5
             if rng.random() < 0.7:
                 fields["nhs_number"] = nhs_number(rng)
             if 4 <= age <= 16 and rng.random() < 0.75:
@@ -790,6 +810,60 @@ class Seeder:
                 agency=self.agencies[kind],
                 practitioner_id=staff.user_id if named else None,
                 role=JOB_TITLES[staff.user.username] if named else "Neighbourhood policing team",
+            )
+
+    def share(self, h: Household) -> None:
+        """The lawful basis that lets the partners see the record (consent app).
+
+        Most families consent in writing for the whole team. One family is shared without
+        consent on safeguarding grounds (decided by the manager); one family's consent is due
+        to expire within days; one family withdrew consent for one agency.
+        """
+        partners = [self.agencies[kind] for kind in h.partners]
+        if not partners:
+            return
+        key_worker = h.key_worker
+        if h.index == 3:
+            consent_services.sharing_basis_create(
+                family=h.family,
+                by=key_worker,
+                basis="safeguarding",
+                agencies=partners,
+                justification=(
+                    "Risk of significant harm to the children: sharing with the team without "
+                    "consent is necessary and proportionate (Children Act 1989 s.47 enquiry)."
+                ),
+                decided_by_id=self.staff["eh.manager"].user_id,
+                special_category_condition="DPA 2018 Sch. 1 para 18 (safeguarding)",
+            )
+            return
+        givers = [p for p in h.adults if p.parental_responsibility][:1]
+        expires_on = self.today + timedelta(days=9) if h.index == 5 else None
+        split = h.index == 7 and len(partners) > 1
+        consent_services.sharing_basis_create(
+            family=h.family,
+            by=key_worker,
+            basis="consent",
+            agencies=partners[:-1] if split else partners,
+            given_by=givers,
+            method="written",
+            expires_on=expires_on,
+            agrees_to_early_help=True,
+        )
+        if split:
+            separate = consent_services.sharing_basis_create(
+                family=h.family,
+                by=key_worker,
+                basis="consent",
+                agencies=partners[-1:],
+                given_by=givers,
+                method="verbal",
+                agrees_to_early_help=True,
+            )
+            h.withdrawn_later = (
+                separate,
+                f"{givers[0].given_name} asked that {partners[-1].name} no longer sees "
+                "the family's record.",
             )
 
     def identify_needs(self, h: Household) -> None:
@@ -882,14 +956,8 @@ class Seeder:
                 day = working_day(taf_on + timedelta(days=35 + rng.randint(0, room)))
                 self.achieve(h, action=action, need=need, on=min(day, today))
         if "housing_resolved" in h.spec.extra:
+            # Housing leaves once its work is done (see `leave`, run after its work is recorded).
             h.left_on[HOUSING] = min(today, working_day(taf_on + timedelta(days=50)))
-            self.at(h.left_on[HOUSING], 11)
-            services.involvement_end(
-                involvement=h.family.involvements.get(
-                    agency=self.agencies[HOUSING], ended_on__isnull=True
-                ),
-                by=h.key_worker,
-            )
         if "key_worker_change" in h.spec.extra:
             # The first key worker's caseload is rebalanced by the manager.
             self.at(min(today, taf_on + timedelta(days=14)), 10)
@@ -901,6 +969,18 @@ class Seeder:
                 key_worker_id=self.staff[other].user_id,
             )
             h.key_worker = self.staff[other]
+
+    def leave(self, h: Household) -> None:
+        """Partners whose work is done leave the team: after their work is on the record,
+        since a partner off the team can no longer write to it."""
+        for kind, day in h.left_on.items():
+            self.at(day, 17)
+            services.involvement_end(
+                involvement=h.family.involvements.get(
+                    agency=self.agencies[kind], ended_on__isnull=True
+                ),
+                by=h.key_worker,
+            )
 
     def achieve_all(self, h: Household, *, taf_on: date) -> date:
         """Every need met (the closed family); returns the day the family is closed."""

@@ -1,0 +1,119 @@
+"""Lawful bases for sharing a family's record, and emergency (break-glass) access.
+
+Three things are kept apart (DOMAIN.md): the lawful basis for sharing (`basis`), the condition for
+special-category data (`special_category_condition`), and the family's agreement to receive early
+help (`agrees_to_early_help`). A basis is immutable once recorded; withdrawal is recorded on it,
+never a deletion.
+"""
+
+from django.conf import settings
+from django.db import models
+
+from agencies.models import Agency
+from cases.models import Family, Person
+
+
+class BasisKind(models.TextChoices):
+    CONSENT = "consent", "Consent"
+    PUBLIC_TASK = "public_task", "Public task"
+    VITAL_INTERESTS = "vital_interests", "Vital interests"
+    SAFEGUARDING = "safeguarding", "Safeguarding without consent"
+    COURT_ORDER = "court_order", "Court order"
+
+
+class Purpose(models.TextChoices):
+    TEAM_SHARING = "team_sharing", "Sharing with the Team Around the Family"
+    REFERRAL = "referral", "Referral"
+    NATIONAL_EVALUATION = "national_evaluation", "National evaluation"
+
+
+class ConsentMethod(models.TextChoices):
+    WRITTEN = "written", "Written"
+    VERBAL = "verbal", "Verbal"
+    ELECTRONIC = "electronic", "Electronic"
+
+
+class SharingBasis(models.Model):
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="sharing_bases")
+    basis = models.CharField(max_length=20, choices=BasisKind.choices)
+    agencies = models.ManyToManyField(Agency, related_name="+")
+    purposes = models.JSONField(default=list)
+    given_by = models.ManyToManyField(Person, blank=True, related_name="+")
+    method = models.CharField(max_length=12, choices=ConsentMethod.choices, blank=True, default="")
+    special_category_condition = models.CharField(max_length=200, blank=True, default="")
+    agrees_to_early_help = models.BooleanField(null=True)
+    justification = models.TextField(blank=True, default="")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    given_on = models.DateField()
+    expires_on = models.DateField(null=True, blank=True)
+    review_on = models.DateField(null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    withdrawal_reason = models.TextField(blank=True, default="")
+    # Bookkeeping for the sweep: expiry processed, expiry warning sent.
+    expiry_swept_at = models.DateTimeField(null=True, blank=True)
+    expiring_alerted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["expires_on"],
+                name="basis_expiry_pending",
+                condition=models.Q(withdrawn_at__isnull=True, expiry_swept_at__isnull=True),
+            )
+        ]
+
+
+class EmergencyAccess(models.Model):
+    class Decision(models.TextChoices):
+        UPHELD = "upheld", "Upheld"
+        NOT_JUSTIFIED = "not_justified", "Not justified"
+
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="emergency_accesses")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    granted_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    expiry_swept_at = models.DateTimeField(null=True, blank=True)
+    decision = models.CharField(max_length=20, choices=Decision.choices, blank=True, default="")
+    review_notes = models.TextField(blank=True, default="")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-granted_at", "-id"]
+
+
+class AccessPeriod(models.Model):
+    """Disclosure history: who had access to a family, from when to when, on what footing."""
+
+    class Footing(models.TextChoices):
+        LEAD_AGENCY = "lead_agency", "Lead agency"
+        TEAM_BASIS = "team_basis", "On the team under a lawful basis"
+        KEY_WORKER = "key_worker", "Key worker"
+        EMERGENCY = "emergency", "Emergency access"
+
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="access_periods")
+    agency = models.ForeignKey(Agency, null=True, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    footing = models.CharField(max_length=20, choices=Footing.choices)
+    basis = models.ForeignKey(SharingBasis, null=True, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]

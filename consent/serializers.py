@@ -1,0 +1,137 @@
+from rest_framework import serializers
+
+from agencies.models import Agency
+from cases.models import Person
+from cases.serializers import FamilyScopedPK
+from consent.models import (
+    AccessPeriod,
+    BasisKind,
+    ConsentMethod,
+    EmergencyAccess,
+    Purpose,
+    SharingBasis,
+)
+
+
+class SharingBasisSerializer(serializers.ModelSerializer):
+    agencies = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    given_by = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    purposes = serializers.ListField(child=serializers.CharField())
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SharingBasis
+        fields = [
+            "id",
+            "basis",
+            "status",
+            "agencies",
+            "purposes",
+            "given_by",
+            "method",
+            "special_category_condition",
+            "agrees_to_early_help",
+            "justification",
+            "decided_by",
+            "given_on",
+            "expires_on",
+            "review_on",
+            "recorded_by",
+            "recorded_at",
+            "withdrawn_at",
+            "withdrawn_by",
+            "withdrawal_reason",
+        ]
+
+    def get_status(self, obj) -> str:
+        from django.utils import timezone
+
+        if obj.withdrawn_at is not None:
+            return "withdrawn"
+        if obj.expires_on is not None and obj.expires_on < timezone.localdate():
+            return "expired"
+        return "active"
+
+
+class SharingBasisCreateSerializer(serializers.Serializer):
+    basis = serializers.ChoiceField(choices=BasisKind.choices)
+    agencies = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Agency.objects.all(), allow_empty=False
+    )
+    purposes = serializers.ListField(
+        child=serializers.ChoiceField(choices=Purpose.choices),
+        required=False,
+        allow_empty=False,
+        max_length=10,
+    )
+    given_by = FamilyScopedPK(Person, many=True, required=False, default=list)
+    method = serializers.ChoiceField(
+        choices=ConsentMethod.choices, required=False, allow_blank=True, default=""
+    )
+    expires_on = serializers.DateField(required=False, allow_null=True, default=None)
+    review_on = serializers.DateField(required=False, allow_null=True, default=None)
+    justification = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=5000
+    )
+    decided_by = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=2**62
+    )
+    special_category_condition = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=200
+    )
+    agrees_to_early_help = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class WithdrawSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000)
+
+
+class EmergencyAccessRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(min_length=10, max_length=5000)
+
+
+class EmergencyAccessSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EmergencyAccess
+        fields = [
+            "id",
+            "family",
+            "user",
+            "agency",
+            "reason",
+            "granted_at",
+            "expires_at",
+            "decision",
+            "review_notes",
+            "reviewed_by",
+            "reviewed_at",
+        ]
+
+
+class EmergencyAccessGrantedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+
+
+class EmergencyReviewSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=EmergencyAccess.Decision.choices)
+    notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class AccessPeriodSerializer(serializers.ModelSerializer):
+    agency_name = serializers.CharField(source="agency.name", read_only=True, allow_null=True)
+    basis_kind = serializers.CharField(source="basis.basis", read_only=True, allow_null=True)
+
+    class Meta:
+        model = AccessPeriod
+        fields = [
+            "id",
+            "agency",
+            "agency_name",
+            "user",
+            "footing",
+            "basis",
+            "basis_kind",
+            "started_at",
+            "ended_at",
+        ]
