@@ -17,7 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
 from django.db.models import Q, QuerySet, Value
 from django.utils import timezone
 
@@ -355,39 +358,109 @@ def restricted_q(user, family: Family) -> Q:
     return Q(visibility="team") | Q(agency_id=agency_id)
 
 
+def _view_permission_sql() -> str:
+    """SQL for the id of the view permission (as `_view_permission_id`), for raw statements."""
+    return (
+        f"(SELECT p.id FROM {Permission._meta.db_table} p"
+        f" INNER JOIN {ContentType._meta.db_table} ct ON ct.id = p.content_type_id"
+        f" WHERE ct.app_label = 'cases' AND p.codename = '{VIEW}' ORDER BY p.id LIMIT 1)"
+    )
+
+
+def _placeholders(values) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def visible_family_ids_among(*, user_id: int, family_ids) -> set[int] | None:
+    """For alert delivery: which of `family_ids` the user sees, in ONE cheap query.
+
+    None when the user may not see case data at all (`case_staff` is None: no such user,
+    inactive, not staff, or a role outside CASE_ROLES); else the ids among `family_ids` that
+    `families_visible_to(user)` holds: a view grant to the user's agency group or to the user.
+    The same rule as `case_staff` + `families_visible_to`, read fresh, written as one statement
+    on the grant tables (indexed by family) so that delivery does not compile the UNION subquery.
+    """
+    family_ids = sorted({int(f) for f in family_ids if f is not None})
+    user, staff, agency = (
+        get_user_model()._meta.db_table,
+        StaffMember._meta.db_table,
+        Agency._meta.db_table,
+    )
+    groups, users = (
+        FamilyGroupObjectPermission._meta.db_table,
+        FamilyUserObjectPermission._meta.db_table,
+    )
+    sql = (
+        f"SELECT NULL, u.is_active, s.role FROM {user} u"
+        f" LEFT JOIN {staff} s ON s.user_id = u.id WHERE u.id = %s"
+    )
+    params: list = [user_id]
+    if family_ids:
+        perm, marks = _view_permission_sql(), _placeholders(family_ids)
+        sql += (
+            f" UNION ALL SELECT g.content_object_id, NULL, NULL FROM {groups} g"
+            f" INNER JOIN {agency} a ON a.group_id = g.group_id"
+            f" INNER JOIN {staff} s ON s.agency_id = a.id"
+            f" WHERE s.user_id = %s AND g.permission_id = {perm}"
+            f" AND g.content_object_id IN ({marks})"
+            f" UNION ALL SELECT x.content_object_id, NULL, NULL FROM {users} x"
+            f" WHERE x.user_id = %s AND x.permission_id = {perm}"
+            f" AND x.content_object_id IN ({marks})"
+        )
+        params += [user_id, *family_ids, user_id, *family_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    allowed = any(fid is None and active and role in CASE_ROLES for fid, active, role in rows)
+    if not allowed:
+        return None
+    return {fid for fid, _, _ in rows if fid is not None}
+
+
 def family_viewers_among(
     *, family: Family, user_ids, visibility: str = "team", recording_agency_id: int | None = None
 ) -> set[int]:
-    """Which of `user_ids` may see an entry of `family` with this visibility (two queries).
+    """Which of `user_ids` may see an entry of `family` with this visibility (one query).
 
-    Used for alert fan-out; delivery re-checks with `families_visible_to`.
+    Used for alert fan-out; delivery re-checks with `visible_family_ids_among`. Viewers: active
+    staff with a case role (`case_staff`) holding a view grant on the family through their
+    agency's group or in their own name (`families_visible_to`).
     """
-    user_ids = {u for u in user_ids if u}
+    user_ids = sorted({u for u in user_ids if u})
     if not user_ids:
         return set()
-    perm = _view_permission_id()
-    staff = StaffMember.objects.filter(
-        user_id__in=user_ids, role__in=CASE_ROLES, user__is_active=True
-    ).select_related("agency")
-    granted_groups = set(
-        FamilyGroupObjectPermission.objects.filter(
-            content_object=family, permission_id=perm
-        ).values_list("group_id", flat=True)
+    user, staff, agency = (
+        get_user_model()._meta.db_table,
+        StaffMember._meta.db_table,
+        Agency._meta.db_table,
     )
-    granted_users = set(
-        FamilyUserObjectPermission.objects.filter(
-            content_object=family, permission_id=perm, user_id__in=user_ids
-        ).values_list("user_id", flat=True)
+    groups, users = (
+        FamilyGroupObjectPermission._meta.db_table,
+        FamilyUserObjectPermission._meta.db_table,
     )
+    perm, roles = _view_permission_sql(), sorted(CASE_ROLES)
+    sql = (
+        f"SELECT s.user_id, s.agency_id, s.role, u.is_active FROM {staff} s"
+        f" INNER JOIN {user} u ON u.id = s.user_id"
+        f" INNER JOIN {agency} a ON a.id = s.agency_id"
+        f" WHERE s.user_id IN ({_placeholders(user_ids)}) AND s.role IN ({_placeholders(roles)})"
+        f" AND (EXISTS (SELECT 1 FROM {groups} g WHERE g.content_object_id = %s"
+        f" AND g.permission_id = {perm} AND g.group_id = a.group_id)"
+        f" OR EXISTS (SELECT 1 FROM {users} x WHERE x.content_object_id = %s"
+        f" AND x.permission_id = {perm} AND x.user_id = s.user_id))"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*user_ids, *roles, family.id, family.id])
+        rows = cursor.fetchall()
     viewers = set()
-    for member in staff:
-        if member.agency.group_id not in granted_groups and member.user_id not in granted_users:
+    for member_user_id, agency_id, role, is_active in rows:
+        if not is_active:
             continue
         if visibility == "restricted" and not (
-            member.agency_id == recording_agency_id
-            or member.user_id == family.key_worker_id
-            or (member.agency_id == family.lead_agency_id and member.role == Role.MANAGER)
+            agency_id == recording_agency_id
+            or member_user_id == family.key_worker_id
+            or (agency_id == family.lead_agency_id and role == Role.MANAGER)
         ):
             continue
-        viewers.add(member.user_id)
+        viewers.add(member_user_id)
     return viewers

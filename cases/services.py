@@ -75,6 +75,21 @@ def _key_worker_check(*, family: Family, user_id: int | None) -> StaffMember | N
     return staff
 
 
+def _m2m_set_new(obj, name: str, values) -> None:
+    """Set a many-to-many of an object created in this transaction.
+
+    Empty: nothing to write, and the (empty) relation is primed so that rendering the response
+    asks the database nothing; the object is new, so `.set([])` would only read back no rows.
+    """
+    values = list(values)
+    if values:
+        getattr(obj, name).set(values)
+        return
+    manager = getattr(obj, name)
+    cache = obj.__dict__.setdefault("_prefetched_objects_cache", {})
+    cache[manager.prefetch_cache_name] = manager.model._default_manager.none()
+
+
 def _postcode(value: str) -> str:
     """The normalised postcode, or a field error naming `postcode` (API.md: 400 names the field)."""
     try:
@@ -515,8 +530,8 @@ def intervention_create(
         outcome=outcome,
         visibility=visibility,
     )
-    intervention.needs.set(needs)
-    intervention.persons.set(persons)
+    _m2m_set_new(intervention, "needs", needs)
+    _m2m_set_new(intervention, "persons", persons)
     summary = (
         f"{by.agency.name}: {title}"
         if visibility == "team"
@@ -569,7 +584,7 @@ def contact_create(
         intervention=intervention,
         visibility=visibility,
     )
-    contact.persons.set(persons)
+    _m2m_set_new(contact, "persons", persons)
     text = (
         f"{by.agency.name} ({contact.get_method_display().lower()}): {summary}"
         if visibility == "team"
