@@ -1,0 +1,74 @@
+"""The bench keeps working: `python -m bench --small` runs and prints every line of its table.
+
+Issue 5, "Done means" 3. Asserts that it runs and what it prints, never the timings. On the
+embedded default (no DATABASE_URL/REDIS_URL) the bench says so and runs on SQLite; on the
+real-services leg it uses its own databases next to DATABASE_URL's (never the test database) and
+Redis, and the alert latency line carries figures instead of "skipped".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = os.environ.get("DATABASE_URL", "").startswith("postgres") and bool(
+    os.environ.get("REDIS_URL")
+)
+TIMEOUT_S = 170
+
+ENDPOINTS = ["families list", "family detail", "chronology page", "record-a-contact"]
+VARIANTS = ["ours", "textbook", "floor"]
+AGENCIES = ["Borough Police", "Home-Start"]
+
+
+def expected_lines() -> list[str]:
+    """Regular expressions, one per table line the bench must print."""
+    lines = [r"bench data\s+small\s"]
+    for agency in AGENCIES:
+        for what in ("page", "count"):
+            for way in ("ours", "guardian", "floor"):
+                lines.append(rf"visible {what}: {agency} \([\d,]+\)\s+{way}\s+[\d.]+")
+    for endpoint in ENDPOINTS:
+        for variant in VARIANTS:
+            # p50, p95, p99, req/s and queries per request are all printed
+            number = r"[\d,.]+"
+            lines.append(
+                rf"{endpoint}\s+{variant}\s+{number}\s+{number}\s+{number}\s+{number}\s+\d+"
+            )
+    lines.append(r"web process peak memory\s+2 workers\s.*\d+(\.\d+)? MB, \d+(\.\d+)? MB")
+    lines.append(r"load split over workers\s+2 workers\s.*CPU share \d+% / \d+%")
+    if SERVICES:
+        lines.append(r"alert latency: POST → socket, idle\s+ours\s+[\d.]+")
+        lines.append(r"alert latency: loaded\s+ours\s+[\d.]+")
+    else:
+        lines.append(r"alert latency\s+skip\s+skipped")
+    return lines
+
+
+def test_bench_small_runs_and_prints_every_line(tmp_path):
+    env = dict(os.environ, BENCH_DIR=str(tmp_path), BENCH_LOG_DIR=str(tmp_path))
+    env.pop("BENCH_SMALL", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--small"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{out[-4000:]}\n{proc.stderr[-4000:]}"
+    if not SERVICES:
+        assert "are not both set: running a reduced scale" in out
+    assert "== Team Around bench:" in out
+    table = out.split("== Team Around bench:", 1)[1].splitlines()
+    assert table[1].split()[:3] == ["line", "variant", "p50/med"], table[:3]
+    missing = [
+        pattern for pattern in expected_lines() if not any(re.match(pattern, t) for t in table)
+    ]
+    assert not missing, "missing lines:\n" + "\n".join(missing) + "\n\n" + "\n".join(table)
+    assert not [t for t in table if " FAILED " in t or "DIFFERS" in t], "\n".join(table)
