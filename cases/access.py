@@ -266,6 +266,8 @@ def may_open_family(staff: StaffMember | None) -> bool:
 
 
 def _view_permission_id():
+    # Looked up inside each statement, not cached per process: a cached id went stale in
+    # servers whose permission rows were rebuilt under them (seen in the end-to-end tests).
     return Permission.objects.filter(content_type__app_label="cases", codename=VIEW).values("id")[
         :1
     ]
@@ -274,7 +276,7 @@ def _view_permission_id():
 def families_visible_to(user) -> QuerySet[Family]:
     """Every family `user` may see, as one SQL query driven from the grant tables.
 
-    `id IN (group grants UNION user grants)`: the planner starts from the agency's rows in the
+    `id IN (group grants UNION ALL user grants)`: the planner starts from the agency's rows in the
     direct-FK permission table (index on group, permission, family), never scans families.
     """
     staff = case_staff(user)
@@ -287,7 +289,8 @@ def families_visible_to(user) -> QuerySet[Family]:
     by_user = FamilyUserObjectPermission.objects.filter(user_id=user.id, permission_id=perm).values(
         "content_object_id"
     )
-    return Family.objects.filter(id__in=by_group.union(by_user))
+    # UNION ALL: a semi-join needs no de-duplication of the ids (it cost ~6 ms for 3,000 rows).
+    return Family.objects.filter(id__in=by_group.union(by_user, all=True))
 
 
 class FamilyPerms(frozenset):
