@@ -18,9 +18,10 @@ def staff_for_user(user) -> StaffMember | None:
     if not getattr(user, "is_authenticated", False):
         return None
     if not hasattr(user, "_staff_cache"):
-        user._staff_cache = (
-            StaffMember.objects.select_related("agency").filter(user_id=user.id).first()
-        )
+        staff = StaffMember.objects.select_related("agency").filter(user_id=user.id).first()
+        if staff is not None:
+            staff.user = user  # the request's user object: no second read of the same row
+        user._staff_cache = staff
     return user._staff_cache
 
 

@@ -59,6 +59,15 @@ def family_get(*, user, family_id: int) -> Family:
     return family
 
 
+def family_by_id(*, family_id: int) -> Family:
+    """The family by id, visibility NOT applied: only for callers that then decide it with
+    `access.family_permissions` (family-scoped writes). 404 if there is no such family."""
+    family = Family.objects.select_related("lead_agency").filter(id=family_id).first()
+    if family is None:
+        raise Http404
+    return family
+
+
 def family_detail(*, user, family_id: int) -> Family:
     """The family with what its detail shows, in a constant number of queries."""
     family = (

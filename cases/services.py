@@ -29,8 +29,6 @@ from cases.models import (
     PlanAction,
 )
 
-FAMILY_CREATOR_ROLES = {Role.KEY_WORKER, Role.MANAGER}
-
 
 def _chronology_add(
     *,
@@ -55,12 +53,50 @@ def _chronology_add(
     )
 
 
+def _event_record(
+    *,
+    family: Family,
+    by: StaffMember,
+    at,
+    kind: str,
+    agency_id: int,
+    summary: str,
+    source_type: str,
+    source_id: int,
+    visibility: str = "team",
+) -> None:
+    """An event other agencies hear of: its chronology entry and its alerts, in one transaction.
+
+    The chronology type and the alert kind are the same name; the alert's summary leads with the
+    family reference (it is read outside the family's page).
+    """
+    _chronology_add(
+        family=family,
+        at=at,
+        type=kind,
+        agency_id=agency_id,
+        summary=summary,
+        object_id=source_id,
+        visibility=visibility,
+    )
+    alert_services.alerts_for_event(
+        family=family,
+        kind=kind,
+        agency_id=agency_id,
+        author_id=by.user_id,
+        summary=f"{family.reference}: {summary}",
+        source_type=source_type,
+        source_id=source_id,
+        visibility=visibility,
+    )
+
+
 def _key_worker_check(*, family: Family, user_id: int | None) -> StaffMember | None:
     """A key worker is a key_worker/manager of the lead agency or of an agency on the team."""
     if user_id is None:
         return None
     staff = StaffMember.objects.select_related("agency", "user").filter(user_id=user_id).first()
-    if staff is None or not staff.user.is_active or staff.role not in FAMILY_CREATOR_ROLES:
+    if staff is None or not staff.user.is_active or staff.role not in access.LEADING_ROLES:
         raise ValidationError(
             {"key_worker": ["The key worker must be an active key worker or manager."]}
         )
@@ -274,20 +310,13 @@ def involvement_create(
         started_on=timezone.localdate(),
     )
     access.family_access_sync(family=family)
-    _chronology_add(
+    _event_record(
         family=family,
+        by=by,
         at=timezone.now(),
-        type="team.joined",
-        agency_id=agency.id,
-        summary=f"{agency.name} joined the team",
-        object_id=involvement.id,
-    )
-    alert_services.alerts_for_event(
-        family=family,
         kind="team.joined",
         agency_id=agency.id,
-        author_id=by.user_id,
-        summary=f"{family.reference}: {agency.name} joined the team",
+        summary=f"{agency.name} joined the team",
         source_type="involvement",
         source_id=involvement.id,
     )
@@ -537,21 +566,13 @@ def intervention_create(
         if visibility == "team"
         else f"{by.agency.name} recorded a restricted intervention"
     )
-    _chronology_add(
+    _event_record(
         family=family,
+        by=by,
         at=started_on,
-        type="intervention.recorded",
-        agency_id=by.agency_id,
-        summary=summary,
-        object_id=intervention.id,
-        visibility=visibility,
-    )
-    alert_services.alerts_for_event(
-        family=family,
         kind="intervention.recorded",
         agency_id=by.agency_id,
-        author_id=by.user_id,
-        summary=f"{family.reference}: {summary}",
+        summary=summary,
         source_type="intervention",
         source_id=intervention.id,
         visibility=visibility,
@@ -590,21 +611,13 @@ def contact_create(
         if visibility == "team"
         else f"{by.agency.name} recorded a restricted contact"
     )
-    _chronology_add(
+    _event_record(
         family=family,
+        by=by,
         at=occurred_at,
-        type="contact.recorded",
-        agency_id=by.agency_id,
-        summary=text,
-        object_id=contact.id,
-        visibility=visibility,
-    )
-    alert_services.alerts_for_event(
-        family=family,
         kind="contact.recorded",
         agency_id=by.agency_id,
-        author_id=by.user_id,
-        summary=f"{family.reference}: {text}",
+        summary=text,
         source_type="contact",
         source_id=contact.id,
         visibility=visibility,
