@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -232,6 +233,8 @@ def _data_ensure() -> Data:
     from agencies.models import Agency, AgencyKind, Role, StaffMember
     from cases import services as case_services
     from cases.models import Family as FamilyModel
+    from consent import services as consent_services
+    from consent.models import SharingBasis
 
     def staff(agency, role, username):
         existing = StaffMember.objects.filter(user__username=username).first()
@@ -278,6 +281,25 @@ def _data_ensure() -> Data:
                 case_services.involvement_create(
                     family=family, by=kw, agency=member.agency, practitioner_id=member.user_id
                 )
+        if not SharingBasis.objects.filter(family=family, withdrawn_at__isnull=True).exists():
+            # Since the consent issue, the team sees the record only under a lawful basis.
+            parent = case_services.person_create(
+                family=family,
+                by=kw,
+                given_name="Alex",
+                family_name=f"Bench{i}",
+                relationship="parent",
+                date_of_birth=date(1985, 5, 1),
+                parental_responsibility=True,
+            )
+            consent_services.sharing_basis_create(
+                family=family,
+                by=kw,
+                basis="consent",
+                agencies=[m.agency for m in (poster, *team)],
+                given_by=[parent],
+                method="written",
+            )
         families.append(
             Family(
                 id=family.id,
