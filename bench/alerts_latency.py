@@ -1,8 +1,8 @@
 """Alert latency from the POST of an intervention to receipt on another user's WebSocket.
 
 Real services only: PostgreSQL (its own database, `teamaround_bench`, created and migrated here),
-Redis (the channel layer), and the app served as in production by `uvicorn config.asgi:application
---workers 2`. Two phases (issue 3, "Done means" 4):
+Redis (the channel layer), and the app served as in production by `python -m config.serve
+--workers 2` (uvicorn workers). Two phases (issue 3, "Done means" 4):
 
 - idle: one socket (a key worker), a partner records 300 interventions one after another;
 - loaded: 200 sockets open, one per user as one browser tab each (the 8 posting partners, the 8
@@ -109,17 +109,13 @@ class Server:
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
-                "config.asgi:application",
+                "config.serve",
                 "--host",
                 "127.0.0.1",
                 "--port",
                 str(self.port),
                 "--workers",
                 str(workers),
-                "--no-access-log",
-                "--lifespan",
-                "off",
                 "--timeout-graceful-shutdown",
                 "3",
             ],
@@ -772,7 +768,7 @@ def run(*, small: bool = False) -> int:
     finally:
         server.stop()
     print(
-        f"alerts latency: uvicorn --workers 2, {os.cpu_count()} cores, Redis pub/sub layer,"
+        f"alerts latency: config.serve (uvicorn) 2 workers, {os.cpu_count()} cores, Redis pub/sub layer,"
         f" PostgreSQL {BENCH_DB}{' (small run)' if small else ''};"
         f" load average before {load_before:.2f}, after {os.getloadavg()[0]:.2f}"
     )
