@@ -768,7 +768,7 @@ def run(*, small: bool = False) -> int:
     finally:
         server.stop()
     print(
-        f"alerts latency: config.serve (uvicorn) 2 workers, {os.cpu_count()} cores, Redis pub/sub layer,"
+        f"alerts latency: config.serve 2 workers, {os.cpu_count()} cores, Redis pub/sub,"
         f" PostgreSQL {BENCH_DB}{' (small run)' if small else ''};"
         f" load average before {load_before:.2f}, after {os.getloadavg()[0]:.2f}"
     )
