@@ -18,11 +18,18 @@ def staff_for_user(user) -> StaffMember | None:
     if not getattr(user, "is_authenticated", False):
         return None
     if not hasattr(user, "_staff_cache"):
-        staff = StaffMember.objects.select_related("agency").filter(user_id=user.id).first()
-        if staff is not None:
-            staff.user = user  # the request's user object: no second read of the same row
-        user._staff_cache = staff
+        staff_remember(
+            user, StaffMember.objects.select_related("agency").filter(user_id=user.id).first()
+        )
     return user._staff_cache
+
+
+def staff_remember(user, staff: StaffMember | None) -> None:
+    """Keep `staff` (with its agency loaded, or None) as `user`'s membership for this request:
+    what `staff_for_user` answers from then on. Used by the one-query token authentication."""
+    if staff is not None:
+        staff.user = user  # the request's user object: no second read of the same row
+    user._staff_cache = staff
 
 
 def user_may_manage_staff(*, user, agency: Agency) -> bool:

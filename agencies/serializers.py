@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
 from agencies.models import Agency, AgencyKind, Role, StaffMember
+from config.serializers import OutputSerializer
 
 
-class AgencySerializer(serializers.ModelSerializer):
+class AgencySerializer(OutputSerializer):
     class Meta:
         model = Agency
         fields = ["id", "name", "kind"]
@@ -23,7 +24,7 @@ class StaffCreateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class StaffSerializer(serializers.ModelSerializer):
+class StaffSerializer(OutputSerializer):
     id = serializers.IntegerField(source="user.id", read_only=True)
     username = serializers.CharField(source="user.username", read_only=True)
     first_name = serializers.CharField(source="user.first_name", read_only=True)

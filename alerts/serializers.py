@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
 from alerts.models import Alert
+from config.serializers import OutputSerializer
 
 
-class AlertSerializer(serializers.ModelSerializer):
+class AlertSerializer(OutputSerializer):
     agency_name = serializers.CharField(source="agency.name", read_only=True, allow_null=True)
 
     class Meta:

@@ -67,10 +67,8 @@ class FamilyScopedView(generics.GenericAPIView):
             raise PermissionDenied("You can see this family but may not do that.")
 
     def load_family(self, family_id):
-        if self.request.method in SAFE_METHODS:
-            return selectors.family_get(user=self.request.user, family_id=family_id)
-        # Writes: `family_permissions` (empty without a view grant → 404) decides here, and the
-        # service re-checks under the family's row lock; no visible-families subquery needed.
+        # `family_permissions` (empty without a view grant → 404) decides in `initial`, for
+        # reads and writes alike; services re-check under the family's row lock.
         return selectors.family_by_id(family_id=family_id)
 
     def finalize_response(self, request, response, *args, **kwargs):
@@ -163,16 +161,13 @@ class FamilyDetail(FamilyScopedView):
     serializer_class = serializers.FamilyDetailSerializer
     write_permission = access.CHANGE
 
-    def load_family(self, family_id):
-        return selectors.family_detail(user=self.request.user, family_id=family_id)
-
     def respond(self, family):
         response = Response(self.get_serializer(family).data)
         response["ETag"] = etag_for(family.version)
         return response
 
     def get(self, request, family_id: int):
-        return self.respond(self.family)
+        return self.respond(selectors.family_detail_prefetch(self.family))
 
     @extend_schema(
         request=serializers.FamilyUpdateSerializer,

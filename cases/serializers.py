@@ -26,6 +26,7 @@ from cases.models import (
     Visibility,
 )
 from cases.selectors import outcome_list
+from config.serializers import OutputSerializer
 
 # Ids are 64-bit at most: a larger integer is refused as input, never sent to the database
 # (SQLite raises OverflowError on it, which would be a 500).
@@ -70,13 +71,13 @@ class FamilyScopedPK(serializers.PrimaryKeyRelatedField):
 # --- outputs -----------------------------------------------------------------------------------
 
 
-class OutcomeSerializer(serializers.ModelSerializer):
+class OutcomeSerializer(OutputSerializer):
     class Meta:
         model = HeadlineOutcome
         fields = ["code", "label", "framework_version"]
 
 
-class PersonSerializer(serializers.ModelSerializer):
+class PersonSerializer(OutputSerializer):
     class Meta:
         model = Person
         fields = [
@@ -93,7 +94,7 @@ class PersonSerializer(serializers.ModelSerializer):
         ]
 
 
-class InvolvementSerializer(serializers.ModelSerializer):
+class InvolvementSerializer(OutputSerializer):
     agency_name = serializers.CharField(source="agency.name", read_only=True)
     practitioner_name = serializers.SerializerMethodField()
 
@@ -119,7 +120,7 @@ class InvolvementSerializer(serializers.ModelSerializer):
         )
 
 
-class NeedSerializer(serializers.ModelSerializer):
+class NeedSerializer(OutputSerializer):
     outcome = serializers.CharField(source="outcome.code", read_only=True)
     outcome_label = serializers.CharField(source="outcome.label", read_only=True)
 
@@ -144,7 +145,7 @@ class SharingSummarySerializer(serializers.Serializer):
     expires_on = serializers.DateField(allow_null=True)
 
 
-class FamilyListSerializer(serializers.ModelSerializer):
+class FamilyListSerializer(OutputSerializer):
     key_worker_name = serializers.SerializerMethodField()
     lead_agency_name = serializers.CharField(source="lead_agency.name", read_only=True)
 
@@ -195,13 +196,13 @@ class FamilyDetailSerializer(FamilyListSerializer):
         return sharing_summary(family=obj)
 
 
-class AssessmentSerializer(serializers.ModelSerializer):
+class AssessmentSerializer(OutputSerializer):
     class Meta:
         model = Assessment
         fields = ["id", "completed_on", "summary", "agency", "recorded_by", "created_at"]
 
 
-class PlanActionSerializer(serializers.ModelSerializer):
+class PlanActionSerializer(OutputSerializer):
     needs = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 
     class Meta:
@@ -218,7 +219,7 @@ class PlanActionSerializer(serializers.ModelSerializer):
         ]
 
 
-class InterventionSerializer(serializers.ModelSerializer):
+class InterventionSerializer(OutputSerializer):
     needs = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     persons = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     agency_name = serializers.CharField(source="agency.name", read_only=True)
@@ -242,7 +243,7 @@ class InterventionSerializer(serializers.ModelSerializer):
         ]
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(OutputSerializer):
     persons = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     agency_name = serializers.CharField(source="agency.name", read_only=True)
 
@@ -263,7 +264,7 @@ class ContactSerializer(serializers.ModelSerializer):
         ]
 
 
-class ChronologySerializer(serializers.ModelSerializer):
+class ChronologySerializer(OutputSerializer):
     agency_name = serializers.CharField(source="agency.name", read_only=True, allow_null=True)
 
     class Meta:

@@ -3,6 +3,7 @@ from rest_framework import serializers
 from agencies.models import Agency
 from cases.models import Person
 from cases.serializers import FamilyScopedPK
+from config.serializers import OutputSerializer
 from consent.models import (
     AccessPeriod,
     BasisKind,
@@ -13,7 +14,7 @@ from consent.models import (
 )
 
 
-class SharingBasisSerializer(serializers.ModelSerializer):
+class SharingBasisSerializer(OutputSerializer):
     agencies = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     given_by = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     purposes = serializers.ListField(child=serializers.CharField())
@@ -90,7 +91,7 @@ class EmergencyAccessRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(min_length=10, max_length=5000)
 
 
-class EmergencyAccessSerializer(serializers.ModelSerializer):
+class EmergencyAccessSerializer(OutputSerializer):
     class Meta:
         model = EmergencyAccess
         fields = [
@@ -118,7 +119,7 @@ class EmergencyReviewSerializer(serializers.Serializer):
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
-class AccessPeriodSerializer(serializers.ModelSerializer):
+class AccessPeriodSerializer(OutputSerializer):
     agency_name = serializers.CharField(source="agency.name", read_only=True, allow_null=True)
     basis_kind = serializers.CharField(source="basis.basis", read_only=True, allow_null=True)
 
