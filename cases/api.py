@@ -161,6 +161,9 @@ class FamilyDetail(FamilyScopedView):
     serializer_class = serializers.FamilyDetailSerializer
     write_permission = access.CHANGE
 
+    def load_family(self, family_id):
+        return selectors.family_by_id(family_id=family_id, names=True)
+
     def respond(self, family):
         response = Response(self.get_serializer(family).data)
         response["ETag"] = etag_for(family.version)

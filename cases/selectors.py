@@ -71,11 +71,15 @@ def family_list(
     return qs
 
 
-def family_by_id(*, family_id: int) -> Family:
+def family_by_id(*, family_id: int, names: bool = False) -> Family:
     """The family by id, visibility NOT applied: only for callers that then decide it with
     `access.family_permissions` (every family-scoped request, cases/api.py). 404 if there is no
-    such family."""
-    family = Family.objects.select_related("key_worker", "lead_agency").filter(id=family_id).first()
+    such family. `names`: with its key worker and lead agency (what the detail shows)."""
+    family = (
+        (Family.objects.select_related("key_worker", "lead_agency") if names else Family.objects)
+        .filter(id=family_id)
+        .first()
+    )
     if family is None:
         raise Http404
     return family
@@ -83,7 +87,7 @@ def family_by_id(*, family_id: int) -> Family:
 
 def family_get(*, user, family_id: int) -> Family:
     """The family if `user` may see it, else 404 (existence is not disclosed)."""
-    family = family_by_id(family_id=family_id)
+    family = family_by_id(family_id=family_id, names=True)
     if access.VIEW not in access.family_permissions(user, family):
         raise Http404
     return family
