@@ -1,9 +1,11 @@
 """Factories that build through the services, so test data obeys the same rules as real data."""
 
 import itertools
+from contextlib import contextmanager
 from datetime import date
 
 import factory
+from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from agencies import services as agency_services
@@ -100,3 +102,15 @@ def consent_make(*, family: Family, by: StaffMember, agencies, giver: Person | N
         given_by=[giver],
         method="written",
     )
+
+
+@contextmanager
+def kept_db(django_db_blocker):
+    """Build data once for a module: everything inside is rolled back when the block ends.
+
+    Each test's own `db` transaction nests inside as a savepoint, so a test's writes are undone
+    before the next test while the module's data stays.
+    """
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield
+        transaction.set_rollback(True)

@@ -3,29 +3,15 @@ module-scoped database fixture helper (data built once, every test in its own sa
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-
-from django.db import transaction
 
 from agencies.models import AgencyKind, Role
 from cases import services as case_services
 from tests import factories as f
+from tests.factories import kept_db  # noqa: F401 - the consent tests import it from here
 
 API = "/api/v1/"
-
-
-@contextmanager
-def kept_db(django_db_blocker):
-    """Build data once for a module: everything inside is rolled back when the block ends.
-
-    Each test's own `db` transaction nests inside as a savepoint, so a test's writes are undone
-    before the next test while the module's data stays.
-    """
-    with django_db_blocker.unblock(), transaction.atomic():
-        yield
-        transaction.set_rollback(True)
 
 
 @dataclass
