@@ -2,10 +2,31 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+
+class SyncChainASGIHandler(ASGIHandler):
+    """Django's ASGI handler with the middleware chain and the view run in ONE thread hop.
+
+    Our views and every middleware in settings are synchronous. Django's ASGI handler builds the
+    chain in async mode, so each middleware's `process_request` / `process_response` and the view
+    cross from the event loop to the worker thread and back on their own (~13 hops a request).
+    Here the chain is built in sync mode, as under WSGI, and the whole of it is one
+    `sync_to_async` call (thread-sensitive, as Django calls sync views). Measured: see
+    docs/decisions/0007-one-thread-hop-per-request.md.
+    """
+
+    def load_middleware(self, is_async=False):
+        super().load_middleware(is_async=False)
+        self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
+
+
+django_asgi_app = SyncChainASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
