@@ -340,30 +340,26 @@ class NoAccess(Exception):
     """The caller may not (or may no longer) do this on the family: answered as 404."""
 
 
-def family_permissions(user, family: Family) -> FamilyPerms:
-    """What `user` may do on `family` (one query). Empty when not visible.
-
-    Every request about one family asks this (cases/api.py `FamilyScopedView`): no view
-    permission → 404, the same answer `families_visible_to` gives for the family.
-    """
-    staff = case_staff(user)
-    if staff is None:
-        return FamilyPerms()
-    t = _tables()
-    sql = (
-        f"SELECT p.codename, 'group' FROM {t.groups} g"
-        f" INNER JOIN {t.permission} p ON p.id = g.permission_id"
+def _grants_of_holder_sql(t: _Tables) -> str:
+    """(family id, codename, 'group'|'user') of the grants one family gives a group and a user.
+    Params: family id, group id, family id, user id."""
+    return (
+        f"SELECT g.content_object_id AS family_id, p.codename AS codename, 'group' AS source"
+        f" FROM {t.groups} g INNER JOIN {t.permission} p ON p.id = g.permission_id"
         f" WHERE g.content_object_id = %s AND g.group_id = %s"
-        f" UNION ALL SELECT p.codename, 'user' FROM {t.users} x"
-        f" INNER JOIN {t.permission} p ON p.id = x.permission_id"
+        f" UNION ALL SELECT x.content_object_id, p.codename, 'user'"
+        f" FROM {t.users} x INNER JOIN {t.permission} p ON p.id = x.permission_id"
         f" WHERE x.content_object_id = %s AND x.user_id = %s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [family.id, staff.agency.group_id, family.id, user.id])
-        rows = cursor.fetchall()
+
+
+def _perms_from_grants(rows, *, staff: StaffMember, user, family: Family) -> FamilyPerms:
+    """The rule's reading of a holder's grant rows (codename, source) on one family."""
     perms: set[str] = set()
     sources_of_view: set[str] = set()
     for codename, source in rows:
+        if codename is None:
+            continue
         if source == "group" and codename in LEADING_PERMS and staff.role not in LEADING_ROLES:
             continue
         perms.add(codename)
@@ -375,6 +371,45 @@ def family_permissions(user, family: Family) -> FamilyPerms:
     # A user grant that is not the key worker's is an emergency grant (family_grants_derive).
     result.emergency = sources_of_view == {"user"} and family.key_worker_id != user.id
     return result
+
+
+def family_permissions(user, family: Family) -> FamilyPerms:
+    """What `user` may do on `family` (one query). Empty when not visible: the same answer
+    `families_visible_to` gives for the family."""
+    staff = case_staff(user)
+    if staff is None:
+        return FamilyPerms()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _grants_of_holder_sql(_tables()),
+            [family.id, staff.agency.group_id, family.id, user.id],
+        )
+        rows = [(codename, source) for _, codename, source in cursor.fetchall()]
+    return _perms_from_grants(rows, staff=staff, user=user, family=family)
+
+
+def family_with_permissions(user, family_id: int) -> tuple[Family | None, FamilyPerms]:
+    """The family (None when there is no such family) and what `user` may do on it, in ONE
+    statement: what every request about one family asks first (cases/api.py
+    `FamilyScopedView`); no view permission → 404, as for a family that does not exist."""
+    staff = case_staff(user)
+    family_id = int(family_id)
+    if staff is None or not 0 < family_id < 2**63:  # beyond a 64-bit id: no such family
+        return None, FamilyPerms()
+    t = _tables()
+    rows = list(
+        Family.objects.raw(
+            f"SELECT f.*, h.codename AS grant_codename, h.source AS grant_source"
+            f" FROM {Family._meta.db_table} f LEFT JOIN ({_grants_of_holder_sql(t)}) h"
+            f" ON h.family_id = f.id WHERE f.id = %s",
+            [family_id, staff.agency.group_id, family_id, user.id, family_id],
+        )
+    )
+    if not rows:
+        return None, FamilyPerms()
+    family = rows[0]
+    grants = [(row.grant_codename, row.grant_source) for row in rows]
+    return family, _perms_from_grants(grants, staff=staff, user=user, family=family)
 
 
 def family_write_check(*, user, family: Family, permission: str) -> None:

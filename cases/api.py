@@ -57,19 +57,19 @@ class FamilyScopedView(generics.GenericAPIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.family = self.load_family(kwargs["family_id"])
         self.staff = access.case_staff(request.user)
-        self.perms = access.family_permissions(request.user, self.family)
-        if not self.perms:
+        family, perms = self.load_family(kwargs["family_id"])
+        if not perms:  # no such family, or not visible: the same 404
             raise Http404
+        self.family, self.perms = family, perms
         needed = self.read_permission if request.method in SAFE_METHODS else self.write_permission
         if needed not in self.perms:
             raise PermissionDenied("You can see this family but may not do that.")
 
     def load_family(self, family_id):
-        # `family_permissions` (empty without a view grant → 404) decides in `initial`, for
-        # reads and writes alike; services re-check under the family's row lock.
-        return selectors.family_by_id(family_id=family_id)
+        """(family, what the user may do on it): the access rule decides, for reads and writes
+        alike (services re-check under the family's row lock)."""
+        return access.family_with_permissions(self.request.user, family_id)
 
     def finalize_response(self, request, response, *args, **kwargs):
         # Every request that reached a visible family is audited, marked when it was made
@@ -162,7 +162,9 @@ class FamilyDetail(FamilyScopedView):
     write_permission = access.CHANGE
 
     def load_family(self, family_id):
-        return selectors.family_by_id(family_id=family_id, names=True)
+        # The detail shows the key worker's and lead agency's names: the family with them.
+        family = selectors.family_by_id(family_id=family_id, names=True)
+        return family, access.family_permissions(self.request.user, family)
 
     def respond(self, family):
         response = Response(self.get_serializer(family).data)

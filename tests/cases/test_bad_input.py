@@ -753,6 +753,22 @@ def test_wrong_content_type_is_415_not_500(w):
     assert response.status_code == 415
 
 
+@pytest.mark.parametrize("family_id", [0, 2**63 - 1, BIG, 10**30])
+def test_family_ids_beyond_any_row_are_404_not_500(w, family_id):
+    """Ids in the URL that no family has, up to far past a 64-bit integer: 404 on every kind of
+    family request (the detail, a list under it, a write), nothing written."""
+    before = snapshot()
+    base = f"/api/v1/families/{family_id}/"
+    for method, path, body in [
+        ("GET", base, None),
+        ("GET", base + "chronology/", None),
+        ("POST", base + "contacts/", contact()(w)),
+    ]:
+        response = send(w, "partner", method, path, body)
+        assert response.status_code == 404, (method, path, response.status_code)
+    assert snapshot() == before
+
+
 def test_lone_surrogate_in_text_is_refused_not_500(w):
     body = '{"occurred_at": "2025-01-05T10:00:00+00:00", "method": "phone", "summary": "a\\ud800b"}'
     before = snapshot()

@@ -200,9 +200,10 @@ class Measured:
     per: int = 1  # rows shown per unit grown
 
 
-# Budgets: token auth with the staff membership (1, config/authentication.py) + family and access
-# check (2 per family-scoped view) + the page itself and its prefetches + the audit row of a
-# family-scoped request (1). Counted, then frozen: a rise means a new query per request.
+# Budgets: token auth with the staff membership (1, config/authentication.py) + the family with
+# the access check (1 per family-scoped view; 2 for the detail, which also loads names) + the page
+# itself and its prefetches + the audit row of a family-scoped request (1). Counted, then frozen:
+# a rise means a new query per request.
 ENDPOINTS = (
     Measured("families list", lambda c: API + "families/", grow_families, 2),
     Measured(
@@ -213,21 +214,21 @@ ENDPOINTS = (
         rows=lambda b: len(b["members"]) + len(b["team"]) + len(b["needs"]),
         per=3,
     ),
-    Measured("members", lambda c: _family_path(c, "members/"), grow_members, 5),
-    Measured("team", lambda c: _family_path(c, "team/"), grow_team, 5),
-    Measured("needs", lambda c: _family_path(c, "needs/"), grow_needs, 5),
-    Measured("assessments", lambda c: _family_path(c, "assessments/"), grow_assessments, 5),
-    Measured("actions", lambda c: _family_path(c, "actions/"), grow_actions, 6),
+    Measured("members", lambda c: _family_path(c, "members/"), grow_members, 4),
+    Measured("team", lambda c: _family_path(c, "team/"), grow_team, 4),
+    Measured("needs", lambda c: _family_path(c, "needs/"), grow_needs, 4),
+    Measured("assessments", lambda c: _family_path(c, "assessments/"), grow_assessments, 4),
+    Measured("actions", lambda c: _family_path(c, "actions/"), grow_actions, 5),
     Measured(
         "action detail",
         lambda c: _family_path(c, f"actions/{c.action.id}/"),
         grow_action_needs,
-        6,
+        5,
         rows=lambda b: len(b["needs"]),
     ),
-    Measured("interventions", lambda c: _family_path(c, "interventions/"), grow_interventions, 7),
-    Measured("contacts", lambda c: _family_path(c, "contacts/"), grow_contacts, 6),
-    Measured("chronology", lambda c: _family_path(c, "chronology/"), grow_chronology, 5),
+    Measured("interventions", lambda c: _family_path(c, "interventions/"), grow_interventions, 6),
+    Measured("contacts", lambda c: _family_path(c, "contacts/"), grow_contacts, 5),
+    Measured("chronology", lambda c: _family_path(c, "chronology/"), grow_chronology, 4),
     Measured("outcomes", lambda c: API + "outcomes/", grow_outcomes, 2, rows=len),
     Measured("agencies list", lambda c: API + "agencies/", grow_agencies, 2, rows=len),
     Measured(
