@@ -174,9 +174,10 @@ class FamilyListSerializer(OutputSerializer):
 
 
 class FamilyDetailSerializer(FamilyListSerializer):
-    members = PersonSerializer(many=True, read_only=True)
+    # Loaded by selectors.family_detail_prefetch.
+    members = PersonSerializer(many=True, read_only=True, source="detail_members")
     team = InvolvementSerializer(many=True, read_only=True, source="active_team")
-    needs = NeedSerializer(many=True, read_only=True)
+    needs = NeedSerializer(many=True, read_only=True, source="detail_needs")
     sharing = serializers.SerializerMethodField()
 
     class Meta(FamilyListSerializer.Meta):
@@ -193,7 +194,7 @@ class FamilyDetailSerializer(FamilyListSerializer):
     def get_sharing(self, obj) -> dict:
         from consent.selectors import sharing_summary
 
-        return sharing_summary(family=obj)
+        return sharing_summary(family=obj, bases=getattr(obj, "detail_sharing_bases", None))
 
 
 class AssessmentSerializer(OutputSerializer):
