@@ -185,7 +185,7 @@ def need_list(*, family: Family) -> QuerySet[Need]:
 
 
 def assessment_list(*, family: Family) -> QuerySet[Assessment]:
-    return Assessment.objects.filter(family=family).select_related("agency", "recorded_by")
+    return Assessment.objects.filter(family=family)  # agency and author are shown by id
 
 
 def plan_action_list(*, family: Family) -> QuerySet[PlanAction]:
@@ -196,7 +196,7 @@ def intervention_list(*, user, family: Family) -> QuerySet[Intervention]:
     return (
         Intervention.objects.filter(family=family)
         .filter(access.restricted_q(user, family))
-        .select_related("agency", "recorded_by")
+        .select_related("agency")  # for its name; the author is shown by id
         .prefetch_related("needs", "persons")
     )
 
@@ -205,7 +205,7 @@ def contact_list(*, user, family: Family) -> QuerySet[Contact]:
     return (
         Contact.objects.filter(family=family)
         .filter(access.restricted_q(user, family))
-        .select_related("agency", "recorded_by")
+        .select_related("agency")  # for its name; the author is shown by id
         .prefetch_related("persons")
     )
 
@@ -215,6 +215,8 @@ def chronology_list(*, user, family: Family) -> QuerySet[ChronologyEntry]:
         ChronologyEntry.objects.filter(family=family)
         .filter(access.restricted_q(user, family))
         .select_related("agency")
+        # What a row shows (serializers.ChronologySerializer): not the agency's other columns.
+        .only("id", "at", "type", "agency__name", "summary", "object_id")
     )
 
 

@@ -1,34 +1,60 @@
-"""Token authentication in one query: the token, its user, and the user's staff membership.
+"""Token authentication in one statement: the token, its user, and the user's staff membership.
 
 DRF's `TokenAuthentication` reads the token with its user (one query); every case endpoint then
 needs the user's staff row and agency (`agencies.selectors.staff_for_user`, a second query).
-Here both come from the same statement (token → user → staff → agency, LEFT JOINs) and the
-membership is remembered on the user for the request. The answers are DRF's: 401 for an unknown
-token or an inactive user.
+Here both come from one raw statement (token → user → staff → agency, LEFT JOINs; a raw
+queryset, so the user gets the database's converters) and the membership is remembered on the
+user for the request. Staff and agency carry the fields requests use (role; name, kind, group);
+any other field loads on first use. Built by the ORM with `select_related`, the same read took
+~1.5 ms of Python a request, the largest single cost of a chronology page. The answers are
+DRF's: 401 for an unknown token or an inactive user.
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
+from agencies.models import Agency, StaffMember
 from agencies.selectors import staff_remember
+
+STAFF_FIELDS = ("id", "agency_id", "role")
+AGENCY_FIELDS = ("id", "name", "kind", "group_id")
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key):
-        token = (
-            self.get_model().objects.select_related("user__staff__agency").filter(key=key).first()
+        Token = self.get_model()
+        User = get_user_model()
+        staff_columns = ", ".join(f"s.{f} AS staff__{f}" for f in STAFF_FIELDS)
+        agency_columns = ", ".join(f"a.{f} AS agency__{f}" for f in AGENCY_FIELDS)
+        rows = list(
+            User.objects.raw(
+                f"SELECT u.*, {staff_columns}, {agency_columns}"
+                f" FROM {Token._meta.db_table} t"
+                f" INNER JOIN {User._meta.db_table} u ON u.id = t.user_id"
+                f" LEFT JOIN {StaffMember._meta.db_table} s ON s.user_id = u.id"
+                f" LEFT JOIN {Agency._meta.db_table} a ON a.id = s.agency_id"
+                f" WHERE t.key = %s",
+                [key],
+            )
         )
-        if token is None:
+        if not rows:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        user = token.user
+        user = rows[0]
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        try:
-            staff = user.staff
-        except ObjectDoesNotExist:
-            staff = None
+        db = user._state.db
+        staff = None
+        if user.staff__id is not None:
+            staff = StaffMember.from_db(
+                db,
+                ["user_id", *STAFF_FIELDS],
+                [user.id, *(getattr(user, f"staff__{f}") for f in STAFF_FIELDS)],
+            )
+            staff.agency = Agency.from_db(
+                db, list(AGENCY_FIELDS), [getattr(user, f"agency__{f}") for f in AGENCY_FIELDS]
+            )
         staff_remember(user, staff)
-        return (user, token)
+        return (user, Token.from_db(db, ["key", "user_id"], [key, user.id]))
