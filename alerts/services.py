@@ -33,16 +33,12 @@ def alerts_for_event(
     Team members: the key worker and each active involvement's named practitioner, unless
     `recipients` names others. Runs inside the caller's transaction; the push leaves after commit.
     """
-    if recipients is None:
-        recipients = {family.key_worker_id} | set(
-            family.involvements.filter(
-                ended_on__isnull=True, practitioner__isnull=False
-            ).values_list("practitioner_id", flat=True)
-        )
-    recipients = set(recipients) - {author_id}
     allowed = access.family_viewers_among(
-        family=family, user_ids=recipients, visibility=visibility, recording_agency_id=agency_id
-    )
+        family=family,
+        user_ids=access.TEAM if recipients is None else recipients,
+        visibility=visibility,
+        recording_agency_id=agency_id,
+    ) - {author_id}
     alerts = Alert.objects.bulk_create(
         [
             Alert(

@@ -28,7 +28,12 @@ from django.utils import timezone
 
 from agencies.models import CASE_ROLES, Agency, AgencyKind, Role, StaffMember
 from agencies.selectors import staff_for_user
-from cases.models import Family, FamilyGroupObjectPermission, FamilyUserObjectPermission
+from cases.models import (
+    Family,
+    FamilyGroupObjectPermission,
+    FamilyUserObjectPermission,
+    Involvement,
+)
 
 VIEW = "view_family"
 RECORD = "record_family_work"
@@ -518,33 +523,47 @@ def visible_family_ids_among(*, user_id: int, family_ids) -> set[int] | None:
     return {fid for fid, _, _ in rows if fid is not None}
 
 
+TEAM = object()  # `family_viewers_among(user_ids=TEAM)`: the family's team
+
+
 def family_viewers_among(
     *, family: Family, user_ids, visibility: str = "team", recording_agency_id: int | None = None
 ) -> set[int]:
     """Which of `user_ids` may see an entry of `family` with this visibility (one query).
 
+    `user_ids=TEAM`: the family's team as alerts know it, the key worker and each active
+    involvement's named practitioner, read in the same statement.
     Used for alert fan-out; delivery re-checks with `visible_family_ids_among`. Viewers: active
     staff with a case role (`case_staff`) holding a view grant on the family through their
     agency's group or in their own name (`families_visible_to`).
     """
-    user_ids = sorted({u for u in user_ids if u})
-    if not user_ids:
-        return set()
     t = _tables()
     user, staff, agency, groups, users = t.user, t.staff, t.agency, t.groups, t.users
+    if user_ids is TEAM:
+        candidates = (
+            f"(s.user_id = %s OR s.user_id IN (SELECT i.practitioner_id"
+            f" FROM {Involvement._meta.db_table} i WHERE i.family_id = %s"
+            f" AND i.ended_on IS NULL AND i.practitioner_id IS NOT NULL))"
+        )
+        params = [family.key_worker_id, family.id]
+    else:
+        user_ids = sorted({u for u in user_ids if u})
+        if not user_ids:
+            return set()
+        candidates, params = f"s.user_id IN ({_placeholders(user_ids)})", user_ids
     perm, roles = _view_permission_sql(), sorted(CASE_ROLES)
     sql = (
         f"SELECT s.user_id, s.agency_id, s.role, u.is_active FROM {staff} s"
         f" INNER JOIN {user} u ON u.id = s.user_id"
         f" INNER JOIN {agency} a ON a.id = s.agency_id"
-        f" WHERE s.user_id IN ({_placeholders(user_ids)}) AND s.role IN ({_placeholders(roles)})"
+        f" WHERE {candidates} AND s.role IN ({_placeholders(roles)})"
         f" AND (EXISTS (SELECT 1 FROM {groups} g WHERE g.content_object_id = %s"
         f" AND g.permission_id = {perm} AND g.group_id = a.group_id)"
         f" OR EXISTS (SELECT 1 FROM {users} x WHERE x.content_object_id = %s"
         f" AND x.permission_id = {perm} AND x.user_id = s.user_id))"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*user_ids, *roles, family.id, family.id])
+        cursor.execute(sql, [*params, *roles, family.id, family.id])
         rows = cursor.fetchall()
     viewers = set()
     for member_user_id, agency_id, role, is_active in rows:

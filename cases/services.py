@@ -324,7 +324,9 @@ def involvement_create(
 
 
 def _family_locked(family_id: int) -> Family:
-    return Family.objects.select_for_update().select_related("lead_agency").get(id=family_id)
+    # No join: the access checks read ids; the rare writes that recompute grants load the lead
+    # agency when they need it.
+    return Family.objects.select_for_update().get(id=family_id)
 
 
 def _family_for_write(family_id: int, by: StaffMember, permission: str) -> Family:

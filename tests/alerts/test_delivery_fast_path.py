@@ -116,3 +116,26 @@ def test_family_viewers_among_one_query(borough, django_assert_num_queries):
         borough.manager.user_id,
         borough.partner.user_id,
     }
+
+
+def test_family_viewers_among_the_team(borough, django_assert_num_queries):
+    """`user_ids=TEAM`: the key worker and active named practitioners who may see the family,
+    read in the same one statement; an ended practitioner or an outsider never."""
+    from cases.models import Involvement
+
+    team = {borough.family.key_worker_id} | set(
+        Involvement.objects.filter(
+            family=borough.family, ended_on__isnull=True, practitioner__isnull=False
+        ).values_list("practitioner_id", flat=True)
+    )
+    with django_assert_num_queries(1):
+        got = access.family_viewers_among(family=borough.family, user_ids=access.TEAM)
+    assert got == access.family_viewers_among(family=borough.family, user_ids=team)
+    assert got == {borough.key_worker.user_id, borough.partner.user_id}
+    restricted = access.family_viewers_among(
+        family=borough.family,
+        user_ids=access.TEAM,
+        visibility="restricted",
+        recording_agency_id=borough.school.id,
+    )
+    assert restricted == {borough.key_worker.user_id, borough.partner.user_id}
