@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import Http404
 
 from agencies.models import Agency
@@ -210,14 +210,16 @@ def contact_list(*, user, family: Family) -> QuerySet[Contact]:
     )
 
 
+def chronology_qs() -> QuerySet[ChronologyEntry]:
+    """Chronology rows as shown (serializers.ChronologySerializer): their own columns and the
+    agency's name, annotated (no Agency object per row)."""
+    return ChronologyEntry.objects.only(
+        "id", "at", "type", "agency_id", "summary", "object_id"
+    ).annotate(agency_name=F("agency__name"))
+
+
 def chronology_list(*, user, family: Family) -> QuerySet[ChronologyEntry]:
-    return (
-        ChronologyEntry.objects.filter(family=family)
-        .filter(access.restricted_q(user, family))
-        .select_related("agency")
-        # What a row shows (serializers.ChronologySerializer): not the agency's other columns.
-        .only("id", "at", "type", "agency__name", "summary", "object_id")
-    )
+    return chronology_qs().filter(family=family).filter(access.restricted_q(user, family))
 
 
 def outcome_list(*, framework_version: str | None = None) -> QuerySet[HeadlineOutcome]:

@@ -266,7 +266,8 @@ class ContactSerializer(OutputSerializer):
 
 
 class ChronologySerializer(OutputSerializer):
-    agency_name = serializers.CharField(source="agency.name", read_only=True, allow_null=True)
+    # Annotated by selectors.chronology_qs (a join, no Agency object per row).
+    agency_name = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
         model = ChronologyEntry

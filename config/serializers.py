@@ -7,8 +7,9 @@ generically for every row (`get_attribute`, SkipField and None handling per fiel
 declaration (the schema, the field types, the JSON) and builds, once per class, a flat plan of
 steps from its fields:
 
-- a model field, or a dotted source through forward relations ending in one (`agency.name`):
-  `operator.attrgetter` + that field's own `to_representation`;
+- a model field, a dotted source through forward relations ending in one (`agency.name`), or a
+  queryset annotation (a name the model class does not have): `operator.attrgetter` + that
+  field's own `to_representation`;
 - a primary-key related field: the `<name>_id` attribute (DRF's pk-only optimisation); a
   many-to-many one: the related objects' pks (from the prefetch cache when prefetched);
 - a `SerializerMethodField`: the method of THIS serializer (its context is the request's);
@@ -55,7 +56,11 @@ _CONTEXT_FREE = (
 
 
 def _source_is_plain(model, attrs: list[str]) -> bool:
-    """True when `attrs` walks forward relations of `model` and ends on a concrete field."""
+    """True when `attrs` walks forward relations of `model` and ends on a concrete field, or is
+    one name the model class does not have at all: a queryset annotation (rows without it fall
+    back to DRF, as any failed lookup does)."""
+    if len(attrs) == 1 and not hasattr(model, attrs[0]):
+        return True
     for i, attr in enumerate(attrs):
         try:
             field = model._meta.get_field(attr)

@@ -16,7 +16,7 @@ from rest_framework import serializers
 
 from agencies.models import AgencyKind, StaffMember
 from cases import selectors
-from cases.models import Family
+from cases.models import ChronologyEntry, Family
 from config.serializers import OutputSerializer
 from consent import services as consent_services
 from tests.factories import kept_db
@@ -41,6 +41,8 @@ def _rows(cls) -> list:
     model = cls.Meta.model
     if model is Family:  # as the detail is served: its prefetches (and `active_team`) loaded
         return [selectors.family_detail_prefetch(f) for f in Family.objects.order_by("id")]
+    if model is ChronologyEntry:  # as the chronology is served: with its annotation
+        return list(selectors.chronology_qs().order_by("pk"))
     return list(model.objects.order_by("pk"))
 
 
