@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -748,7 +748,7 @@ class TextbookChronology(generics.ListAPIView):
         return (
             ChronologyEntry.objects.filter(family=self.family)
             .filter(access.restricted_q(user, self.family))
-            .select_related("agency")
+            .annotate(agency_name=F("agency__name"))  # what the shared serializer reads
             .order_by("-at", "-id")
         )
 
