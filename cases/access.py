@@ -7,9 +7,12 @@ expires. Grants are django-guardian rows in the direct-FK tables (`FamilyGroupOb
 to agency groups, `FamilyUserObjectPermission` to the key worker and emergency users),
 recomputed idempotently by `family_access_sync` inside the transaction that changed an input.
 
-Everything that reads case data asks this module: `families_visible_to` (every list and every
-single-record lookup), `family_permissions` (what a visible user may do), `restricted_q` (which
-restricted entries a user may see).
+Everything that reads case data asks this module: `families_visible_to` (every list of
+families), `family_with_permissions` / `family_permissions` (every request about one family: no
+view permission is a 404, the same answer the list gives; services re-check under the family's
+row lock), `restricted_q` (which restricted entries a user may see), `visible_family_ids_among`
+and `family_viewers_among` (alert delivery and fan-out). The hot reads here are written as SQL
+(docs/decisions/0008-hot-reads-in-sql.md).
 """
 
 from __future__ import annotations
