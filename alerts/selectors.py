@@ -54,33 +54,37 @@ def _alert_data(alert: Alert) -> dict:
 def alerts_deliverable(*, user_id: int, ids) -> list[dict] | None:
     """The pushed alerts `ids` of this user that they may still see, serialized, in id order.
 
-    None when the user may no longer see case data at all (deactivated, no case role). Two
-    plain queries: the user's alert rows among `ids`, then one access check of the user and
-    their families read fresh through `access.visible_family_ids_among` (the rule of
-    `alert_list`: no family, a family they still see, or a kind always delivered).
+    None when the user may no longer see case data at all (deactivated, no case role). ONE
+    statement: the user's status row (`access.case_user_status_sql`) and their alert rows among
+    `ids` that pass the rule of `alert_list` (no family, a family they still see by
+    `access.family_visible_sql`, or a kind always delivered), read fresh.
     """
     ids = sorted({int(i) for i in ids})
-    if not ids:
-        return []
     alert, agency = Alert._meta.db_table, Agency._meta.db_table
-    rows = list(
-        Alert.objects.raw(
-            f"SELECT al.id, al.kind, al.family_id, al.agency_id, al.summary, al.created_at,"
-            f" al.read_at, ag.name AS agency_name FROM {alert} al"
+    status_from, status_columns = access.case_user_status_sql()
+    sql = (
+        f"SELECT NULL AS id, NULL AS kind, NULL AS family_id, NULL AS agency_id, NULL AS summary,"
+        f" NULL AS created_at, NULL AS read_at, NULL AS agency_name, {status_columns}"
+        f" {status_from}"
+    )
+    params: list = [user_id]
+    if ids:
+        kinds = ", ".join(["%s"] * len(ALWAYS_DELIVERED))
+        sql += (
+            f" UNION ALL SELECT al.id, al.kind, al.family_id, al.agency_id, al.summary,"
+            f" al.created_at, al.read_at, ag.name, NULL, NULL FROM {alert} al"
             f" LEFT JOIN {agency} ag ON ag.id = al.agency_id"
             f" WHERE al.recipient_id = %s AND al.id IN ({', '.join(['%s'] * len(ids))})"
-            f" ORDER BY al.id",
-            [user_id, *ids],
+            f" AND (al.family_id IS NULL OR al.kind IN ({kinds})"
+            f" OR {access.family_visible_sql('al.family_id')})"
         )
-    )
-    visible = access.visible_family_ids_among(
-        user_id=user_id,
-        family_ids={a.family_id for a in rows if a.kind not in ALWAYS_DELIVERED},
-    )
-    if visible is None:
+        params += [user_id, *ids, *ALWAYS_DELIVERED, user_id, user_id]
+    rows = list(Alert.objects.raw(sql, params))
+    status = [r for r in rows if r.id is None]
+    if not status or not access.case_user_allowed(status[0].is_active, status[0].role):
         return None
-    return [
-        _alert_data(a)
-        for a in rows
-        if a.family_id is None or a.family_id in visible or a.kind in ALWAYS_DELIVERED
-    ]
+    return [_alert_data(a) for a in sorted((r for r in rows if r.id is not None), key=_id)]
+
+
+def _id(alert: Alert) -> int:
+    return alert.id

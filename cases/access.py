@@ -526,6 +526,35 @@ def visible_family_ids_among(*, user_id: int, family_ids) -> set[int] | None:
     return {fid for fid, _, _ in rows if fid is not None}
 
 
+def case_user_status_sql() -> tuple[str, str]:
+    """(FROM-and-WHERE clause, columns) giving one row with `is_active` and `role` of the user
+    whose id is the one parameter: what `case_staff` decides from, read in a caller's statement."""
+    t = _tables()
+    return (
+        f"FROM {t.user} u LEFT JOIN {t.staff} s ON s.user_id = u.id WHERE u.id = %s",
+        "u.is_active, s.role",
+    )
+
+
+def case_user_allowed(is_active, role) -> bool:
+    """`case_staff`'s decision on a row of `case_user_status_sql`."""
+    return bool(is_active) and role in CASE_ROLES
+
+
+def family_visible_sql(family_column: str) -> str:
+    """SQL condition: the family in `family_column` is visible to the user whose id is each of
+    the two parameters (a view grant to their agency's group or to them): the rule of
+    `families_visible_to`, for a caller's own statement (alert delivery)."""
+    t, perm = _tables(), _view_permission_sql()
+    return (
+        f"(EXISTS (SELECT 1 FROM {t.groups} g INNER JOIN {t.agency} a ON a.group_id = g.group_id"
+        f" INNER JOIN {t.staff} s ON s.agency_id = a.id WHERE s.user_id = %s"
+        f" AND g.permission_id = {perm} AND g.content_object_id = {family_column})"
+        f" OR EXISTS (SELECT 1 FROM {t.users} x WHERE x.user_id = %s"
+        f" AND x.permission_id = {perm} AND x.content_object_id = {family_column}))"
+    )
+
+
 TEAM = object()  # `family_viewers_among(user_ids=TEAM)`: the family's team
 
 
