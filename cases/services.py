@@ -334,6 +334,11 @@ def _family_for_write(family_id: int, by: StaffMember, permission: str) -> Famil
 
     Every write to a family takes this lock, and so do withdrawal, expiry and team changes:
     a write that waits behind a withdrawal sees the grants it left and is refused.
+
+    Two statements on purpose: the lock, then the check. Folded into one (`SELECT ... FOR
+    UPDATE OF family` joined to the grants), PostgreSQL re-reads only the locked row after the
+    wait, not the joined grants, so a write queued behind a withdrawal saw the grants from before
+    it and went through (tests/consent/test_withdrawal_race.py caught it).
     """
     family = _family_locked(family_id)
     access.family_write_check(user=by.user, family=family, permission=permission)
