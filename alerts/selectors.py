@@ -8,6 +8,7 @@ from rest_framework import serializers
 from agencies.models import Agency
 from alerts.models import Alert
 from cases import access
+from config.db import instances
 
 # Alerts that tell a user they lost access must reach them although the family is now hidden;
 # their summaries carry nothing of the record.
@@ -79,7 +80,7 @@ def alerts_deliverable(*, user_id: int, ids) -> list[dict] | None:
             f" OR {access.family_visible_sql('al.family_id')})"
         )
         params += [user_id, *ids, *ALWAYS_DELIVERED, user_id, user_id]
-    rows = list(Alert.objects.raw(sql, params))
+    rows = instances(Alert, sql, params)
     status = [r for r in rows if r.id is None]
     if not status or not access.case_user_allowed(status[0].is_active, status[0].role):
         return None

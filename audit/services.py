@@ -4,6 +4,7 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import AccessEvent
+from config.db import hot_cursor
 
 _COLUMNS = ("at", "user_id", "agency_id", "family_id", "action", "method", "path")
 _COLUMNS += ("status_code", "emergency")
@@ -28,7 +29,7 @@ def access_event_record(
         status_code,
         emergency,
     )
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {AccessEvent._meta.db_table} ({', '.join(_COLUMNS)})"
             f" VALUES ({', '.join(['%s'] * len(_COLUMNS))})",

@@ -24,7 +24,6 @@ from datetime import date, datetime
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
 from django.db.models import Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -37,6 +36,7 @@ from cases.models import (
     FamilyUserObjectPermission,
     Involvement,
 )
+from config.db import hot_cursor, instances
 
 VIEW = "view_family"
 RECORD = "record_family_work"
@@ -328,7 +328,7 @@ def _agency_sees_many(group_id: int) -> bool:
     cached = _grant_counts.get(group_id)
     if cached is None or now - cached[0] > GRANT_COUNT_TTL:
         t = _tables()
-        with connection.cursor() as cursor:
+        with hot_cursor() as cursor:
             cursor.execute(
                 f"SELECT count(*) FROM {t.groups} g"
                 f" WHERE g.group_id = %s AND g.permission_id = {_view_permission_sql()}",
@@ -387,7 +387,7 @@ def family_permissions(user, family: Family) -> FamilyPerms:
     staff = case_staff(user)
     if staff is None:
         return FamilyPerms()
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(
             _grants_of_holder_sql(_tables()),
             [family.id, staff.agency.group_id, family.id, user.id],
@@ -405,13 +405,12 @@ def family_with_permissions(user, family_id: int) -> tuple[Family | None, Family
     if staff is None or not 0 < family_id < 2**63:  # beyond a 64-bit id: no such family
         return None, FamilyPerms()
     t = _tables()
-    rows = list(
-        Family.objects.raw(
-            f"SELECT f.*, h.codename AS grant_codename, h.source AS grant_source"
-            f" FROM {Family._meta.db_table} f LEFT JOIN ({_grants_of_holder_sql(t)}) h"
-            f" ON h.family_id = f.id WHERE f.id = %s",
-            [family_id, staff.agency.group_id, family_id, user.id, family_id],
-        )
+    rows = instances(
+        Family,
+        f"SELECT f.*, h.codename AS grant_codename, h.source AS grant_source"
+        f" FROM {Family._meta.db_table} f LEFT JOIN ({_grants_of_holder_sql(t)}) h"
+        f" ON h.family_id = f.id WHERE f.id = %s",
+        [family_id, staff.agency.group_id, family_id, user.id, family_id],
     )
     if not rows:
         return None, FamilyPerms()
@@ -517,7 +516,7 @@ def visible_family_ids_among(*, user_id: int, family_ids) -> set[int] | None:
             f" AND x.content_object_id IN ({marks})"
         )
         params += [user_id, *family_ids, user_id, *family_ids]
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     allowed = any(fid is None and active and role in CASE_ROLES for fid, active, role in rows)
@@ -594,7 +593,7 @@ def family_viewers_among(
         f" OR EXISTS (SELECT 1 FROM {users} x WHERE x.content_object_id = %s"
         f" AND x.permission_id = {perm} AND x.user_id = s.user_id))"
     )
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, [*params, *roles, family.id, family.id])
         rows = cursor.fetchall()
     viewers = set()

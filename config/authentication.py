@@ -18,6 +18,7 @@ from rest_framework import authentication, exceptions
 
 from agencies.models import Agency, StaffMember
 from agencies.selectors import staff_remember
+from config.db import instances
 
 STAFF_FIELDS = ("id", "agency_id", "role")
 AGENCY_FIELDS = ("id", "name", "kind", "group_id")
@@ -29,16 +30,15 @@ class TokenAuthentication(authentication.TokenAuthentication):
         User = get_user_model()
         staff_columns = ", ".join(f"s.{f} AS staff__{f}" for f in STAFF_FIELDS)
         agency_columns = ", ".join(f"a.{f} AS agency__{f}" for f in AGENCY_FIELDS)
-        rows = list(
-            User.objects.raw(
-                f"SELECT u.*, {staff_columns}, {agency_columns}"
-                f" FROM {Token._meta.db_table} t"
-                f" INNER JOIN {User._meta.db_table} u ON u.id = t.user_id"
-                f" LEFT JOIN {StaffMember._meta.db_table} s ON s.user_id = u.id"
-                f" LEFT JOIN {Agency._meta.db_table} a ON a.id = s.agency_id"
-                f" WHERE t.key = %s",
-                [key],
-            )
+        rows = instances(
+            User,
+            f"SELECT u.*, {staff_columns}, {agency_columns}"
+            f" FROM {Token._meta.db_table} t"
+            f" INNER JOIN {User._meta.db_table} u ON u.id = t.user_id"
+            f" LEFT JOIN {StaffMember._meta.db_table} s ON s.user_id = u.id"
+            f" LEFT JOIN {Agency._meta.db_table} a ON a.id = s.agency_id"
+            f" WHERE t.key = %s",
+            [key],
         )
         if not rows:
             raise exceptions.AuthenticationFailed(_("Invalid token."))

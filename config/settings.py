@@ -92,6 +92,10 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
         "timeout": 10,
     }
     _db["OPTIONS"]["options"] = "-c jit=off"
+    # Prepared statements for the hot SQL statements only (config/db.py `hot_cursor`, a
+    # server-binding cursor): prepared on a connection after their 5th run. Django's own cursors
+    # bind on the client and are never prepared, whatever this says.
+    _db["OPTIONS"]["prepare_threshold"] = int(os.environ.get("DB_PREPARE_THRESHOLD", "5"))
     _db["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", f"test_{_db['NAME']}")}
 else:
     _db["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
