@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class AgencyKind(models.TextChoices):
@@ -29,6 +30,11 @@ class Agency(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "agencies"
+        constraints = [
+            # Names are unique whatever their case (the service checks first; this decides
+            # when two creations race).
+            models.UniqueConstraint(Lower("name"), name="agency_name_unique_any_case"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from agencies.models import Agency, StaffMember
 
@@ -24,10 +24,15 @@ def _group_name(agency_name: str) -> str:
 
 @transaction.atomic
 def agency_create(*, name: str, kind: str) -> Agency:
+    taken = ValidationError({"name": ["An agency with this name already exists."]})
     if Agency.objects.filter(name__iexact=name).exists():
-        raise ValidationError({"name": ["An agency with this name already exists."]})
-    group = Group.objects.create(name=_group_name(name))
-    return Agency.objects.create(name=name, kind=kind, group=group)
+        raise taken
+    try:
+        with transaction.atomic():  # two creations racing: the database's unique indexes decide
+            group = Group.objects.create(name=_group_name(name))
+            return Agency.objects.create(name=name, kind=kind, group=group)
+    except IntegrityError as exc:
+        raise taken from exc
 
 
 @transaction.atomic
@@ -51,6 +56,10 @@ def staff_create(
         except ValidationError as exc:
             raise ValidationError({"password": exc.messages}) from exc
     user.set_password(password)
-    user.save()
+    try:
+        with transaction.atomic():  # two creations racing: the unique username decides
+            user.save()
+    except IntegrityError as exc:
+        raise ValidationError({"username": ["This username is taken."]}) from exc
     user.groups.add(agency.group)
     return StaffMember.objects.create(user=user, agency=agency, role=role)
