@@ -36,6 +36,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bench import procs
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results.json"
 BENCH_DB = "teamaround_bench"
@@ -169,24 +171,11 @@ class CpuMeter:
 
     def _snapshot(self) -> dict[str, dict[int, int]]:
         out: dict[str, dict[int, int]] = {"web": {}, "postgres": {}}
-        try:
-            entries = [e for e in os.listdir("/proc") if e.isdigit()]
-        except OSError:
-            return out
-        for entry in entries:
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    stat = fh.read()
-                with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                    cmdline = fh.read()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            ticks = int(fields[11]) + int(fields[12])  # utime + stime
-            if int(fields[2]) == self.web_pgid:
-                out["web"][int(entry)] = ticks
+        for pid, _, pgid, ticks, cmdline in procs.processes():
+            if pgid == self.web_pgid:
+                out["web"][pid] = ticks
             elif cmdline.startswith(b"postgres:") and f" {BENCH_DB} ".encode() in cmdline:
-                out["postgres"][int(entry)] = ticks
+                out["postgres"][pid] = ticks
         return out
 
     def start(self) -> None:

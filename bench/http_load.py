@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench import common, generate
+from bench import common, generate, procs
 from bench.common import Env
 
 VARIANTS = ("ours", "textbook", "floor")
@@ -85,98 +85,6 @@ class Tally:
     connections: dict[int, int] = field(default_factory=dict)
 
 
-# --- /proc: the web processes --------------------------------------------------------------------
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmdline = fh.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        if ppid == pid and b"resource_tracker" not in cmdline:
-            out.append(int(entry))
-    return sorted(out)
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            stat = fh.read()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _db_backends_cpu(database: str | None) -> dict[int, float]:
-    """CPU seconds of each PostgreSQL backend serving `database` (same machine only)."""
-    if not database:
-        return {}
-    out = {}
-    needle = f" {database} ".encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmdline = fh.read()
-        except OSError:
-            continue
-        if cmdline.startswith(b"postgres:") and needle in cmdline:
-            out[int(entry)] = _cpu_seconds(int(entry))
-    return out
-
-
-def _peak_mb(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
-
-
-def _connections_by_worker(workers: list[int], port: int) -> dict[int, int]:
-    """How many established connections to `port` each worker holds (socket inode → fd owner)."""
-    inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as fh:
-                next(fh)
-                for line in fh:
-                    parts = line.split()
-                    local_port = int(parts[1].rsplit(":", 1)[1], 16)
-                    if local_port == port and parts[3] == "01":  # ESTABLISHED
-                        inodes.add(parts[9])
-        except OSError:
-            continue
-    out = {}
-    for pid in workers:
-        count = 0
-        try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                try:
-                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
-                except OSError:
-                    continue
-                if target.startswith("socket:[") and target[8:-1] in inodes:
-                    count += 1
-        except OSError:
-            pass
-        out[pid] = count
-    return out
-
-
 def _workers_ready(server, log_path: Path, timeout: float = 60) -> list[int]:
     """The worker pids, once every one has loaded the app and is accepting.
 
@@ -187,7 +95,7 @@ def _workers_ready(server, log_path: Path, timeout: float = 60) -> list[int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         started = log_path.read_text(errors="replace").count("Started server process")
-        workers = _children(server.proc.pid)
+        workers = procs.children(server.proc.pid)
         if started >= WORKERS and len(workers) >= WORKERS:
             time.sleep(0.5)
             return workers
@@ -394,17 +302,17 @@ async def _load(
                 for variant in order:
                     tally = tallies.setdefault((endpoint, variant), Tally())
                     await phase(method, template, variant, timing.warmup_s / 2, None)
-                    cpu_before = {pid: _cpu_seconds(pid) for pid in workers}
-                    db_before = _db_backends_cpu(database)
+                    cpu_before = {pid: procs.cpu_seconds(pid) for pid in workers}
+                    db_before = procs.db_backends_cpu(database)
                     client_before = time.process_time()
                     tally.seconds += await phase(method, template, variant, timing.run_s, tally)
                     client_cpu += time.process_time() - client_before
                     for pid in workers:
-                        used = _cpu_seconds(pid) - cpu_before[pid]
+                        used = procs.cpu_seconds(pid) - cpu_before[pid]
                         tally.cpu[pid] = tally.cpu.get(pid, 0.0) + used
-                    db_after = _db_backends_cpu(database)
+                    db_after = procs.db_backends_cpu(database)
                     tally.db_cpu += sum(t - db_before.get(pid, 0.0) for pid, t in db_after.items())
-                    for pid, n in _connections_by_worker(workers, port).items():
+                    for pid, n in procs.connections_by_process(workers, port).items():
                         tally.connections[pid] = max(tally.connections.get(pid, 0), n)
     finally:
         await asyncio.gather(*(s.close() for s in sessions))
@@ -481,7 +389,7 @@ def run(*, small: bool = False) -> int:
         workers = _workers_ready(server, log_path)
         database = env.database_url.rsplit("/", 1)[1] if env.postgres else None
         tallies, client_cpu = asyncio.run(_load(server.port, clients, workers, timing, database))
-        peaks = {str(pid): _peak_mb(pid) for pid in workers}
+        peaks = {str(pid): procs.peak_mb(pid) for pid in workers}
     finally:
         server.stop()
     load_after = os.getloadavg()[0]

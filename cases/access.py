@@ -487,40 +487,28 @@ def _placeholders(values) -> str:
 
 
 def visible_family_ids_among(*, user_id: int, family_ids) -> set[int] | None:
-    """For alert delivery: which of `family_ids` the user sees, in ONE cheap query.
+    """Which of `family_ids` the user sees, in ONE query (alert sockets: is the user still
+    allowed at all, with `family_ids=()`).
 
     None when the user may not see case data at all (`case_staff` is None: no such user,
     inactive, not staff, or a role outside CASE_ROLES); else the ids among `family_ids` that
-    `families_visible_to(user)` holds: a view grant to the user's agency group or to the user.
-    The same rule as `case_staff` + `families_visible_to`, read fresh, written as one statement
-    on the grant tables (indexed by family) so that delivery does not compile the UNION subquery.
+    `families_visible_to(user)` holds. Built from `case_user_status_sql` and
+    `family_visible_sql`, read fresh.
     """
     family_ids = sorted({int(f) for f in family_ids if f is not None})
-    t = _tables()
-    user, staff, agency, groups, users = t.user, t.staff, t.agency, t.groups, t.users
-    sql = (
-        f"SELECT NULL, u.is_active, s.role FROM {user} u"
-        f" LEFT JOIN {staff} s ON s.user_id = u.id WHERE u.id = %s"
-    )
+    status_from, status_columns = case_user_status_sql()
+    sql = f"SELECT NULL, {status_columns} {status_from}"
     params: list = [user_id]
     if family_ids:
-        perm, marks = _view_permission_sql(), _placeholders(family_ids)
         sql += (
-            f" UNION ALL SELECT g.content_object_id, NULL, NULL FROM {groups} g"
-            f" INNER JOIN {agency} a ON a.group_id = g.group_id"
-            f" INNER JOIN {staff} s ON s.agency_id = a.id"
-            f" WHERE s.user_id = %s AND g.permission_id = {perm}"
-            f" AND g.content_object_id IN ({marks})"
-            f" UNION ALL SELECT x.content_object_id, NULL, NULL FROM {users} x"
-            f" WHERE x.user_id = %s AND x.permission_id = {perm}"
-            f" AND x.content_object_id IN ({marks})"
+            f" UNION ALL SELECT f.id, NULL, NULL FROM {Family._meta.db_table} f"
+            f" WHERE f.id IN ({_placeholders(family_ids)}) AND {family_visible_sql('f.id')}"
         )
-        params += [user_id, *family_ids, user_id, *family_ids]
+        params += [*family_ids, user_id, user_id]
     with hot_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    allowed = any(fid is None and active and role in CASE_ROLES for fid, active, role in rows)
-    if not allowed:
+    if not any(fid is None and case_user_allowed(active, role) for fid, active, role in rows):
         return None
     return {fid for fid, _, _ in rows if fid is not None}
 
@@ -540,17 +528,20 @@ def case_user_allowed(is_active, role) -> bool:
     return bool(is_active) and role in CASE_ROLES
 
 
-def family_visible_sql(family_column: str) -> str:
-    """SQL condition: the family in `family_column` is visible to the user whose id is each of
-    the two parameters (a view grant to their agency's group or to them): the rule of
-    `families_visible_to`, for a caller's own statement (alert delivery)."""
+def family_visible_sql(family: str, user: str = "%s") -> str:
+    """SQL condition: the family `family` is visible to the user `user` (a view grant to their
+    agency's group or to them), the rule of `families_visible_to` for a caller's own statement.
+
+    Both are SQL expressions (a column, or `%s`); each `%s` takes one parameter in each of the
+    two EXISTS, user before family: `user="%s"` (the default) → params (user id, user id)."""
     t, perm = _tables(), _view_permission_sql()
     return (
-        f"(EXISTS (SELECT 1 FROM {t.groups} g INNER JOIN {t.agency} a ON a.group_id = g.group_id"
-        f" INNER JOIN {t.staff} s ON s.agency_id = a.id WHERE s.user_id = %s"
-        f" AND g.permission_id = {perm} AND g.content_object_id = {family_column})"
-        f" OR EXISTS (SELECT 1 FROM {t.users} x WHERE x.user_id = %s"
-        f" AND x.permission_id = {perm} AND x.content_object_id = {family_column}))"
+        f"(EXISTS (SELECT 1 FROM {t.groups} vg"
+        f" INNER JOIN {t.agency} va ON va.group_id = vg.group_id"
+        f" INNER JOIN {t.staff} vs ON vs.agency_id = va.id WHERE vs.user_id = {user}"
+        f" AND vg.permission_id = {perm} AND vg.content_object_id = {family})"
+        f" OR EXISTS (SELECT 1 FROM {t.users} vx WHERE vx.user_id = {user}"
+        f" AND vx.permission_id = {perm} AND vx.content_object_id = {family}))"
     )
 
 
@@ -563,13 +554,11 @@ def family_viewers_among(
     """Which of `user_ids` may see an entry of `family` with this visibility (one query).
 
     `user_ids=TEAM`: the family's team as alerts know it, the key worker and each active
-    involvement's named practitioner, read in the same statement.
-    Used for alert fan-out; delivery re-checks with `visible_family_ids_among`. Viewers: active
-    staff with a case role (`case_staff`) holding a view grant on the family through their
-    agency's group or in their own name (`families_visible_to`).
+    involvement's named practitioner, read in the same statement. Used for alert fan-out;
+    delivery re-checks (alerts.selectors). Viewers: active staff with a case role (`case_staff`)
+    for whom `family_visible_sql` holds.
     """
     t = _tables()
-    user, staff, agency, groups, users = t.user, t.staff, t.agency, t.groups, t.users
     if user_ids is TEAM:
         candidates = (
             f"(s.user_id = %s OR s.user_id IN (SELECT i.practitioner_id"
@@ -582,16 +571,12 @@ def family_viewers_among(
         if not user_ids:
             return set()
         candidates, params = f"s.user_id IN ({_placeholders(user_ids)})", user_ids
-    perm, roles = _view_permission_sql(), sorted(CASE_ROLES)
+    roles = sorted(CASE_ROLES)
     sql = (
-        f"SELECT s.user_id, s.agency_id, s.role, u.is_active FROM {staff} s"
-        f" INNER JOIN {user} u ON u.id = s.user_id"
-        f" INNER JOIN {agency} a ON a.id = s.agency_id"
+        f"SELECT s.user_id, s.agency_id, s.role, u.is_active FROM {t.staff} s"
+        f" INNER JOIN {t.user} u ON u.id = s.user_id"
         f" WHERE {candidates} AND s.role IN ({_placeholders(roles)})"
-        f" AND (EXISTS (SELECT 1 FROM {groups} g WHERE g.content_object_id = %s"
-        f" AND g.permission_id = {perm} AND g.group_id = a.group_id)"
-        f" OR EXISTS (SELECT 1 FROM {users} x WHERE x.content_object_id = %s"
-        f" AND x.permission_id = {perm} AND x.user_id = s.user_id))"
+        f" AND {family_visible_sql('%s', user='s.user_id')}"
     )
     with hot_cursor() as cursor:
         cursor.execute(sql, [*params, *roles, family.id, family.id])
