@@ -14,6 +14,13 @@ class AlertKind(models.TextChoices):
     ACCESS_GRANTED = "access.granted", "Access granted"
     ACCESS_LOST = "access.lost", "Access ended"
     EMERGENCY_ACCESS_GRANTED = "emergency_access.granted", "Emergency access granted"
+    EMERGENCY_ACCESS_REQUESTED = "emergency_access.requested", "Emergency access awaiting approval"
+    KEY_WORKER_CHANGED = "key_worker.changed", "Key worker changed"
+    SHARING_CONFIRMATION_NEEDED = "sharing.confirmation_needed", "Sharing decision to confirm"
+    SHARING_CONFIRMED = "sharing.confirmed", "Sharing decision confirmed"
+    SHARING_REVIEW_DUE = "sharing.review_due", "Sharing decision due for review"
+    SHARING_LAPSED = "sharing.lapsed", "Sharing decision lapsed"
+    STAFF_CHANGED = "staff.changed", "Staff account created or changed"
     REPORT_READY = "report.ready", "Report ready"
 
 

@@ -197,6 +197,12 @@ NOTIFY_API_KEY = os.environ.get("NOTIFY_API_KEY", "")
 NOTIFY_BASE_URL = os.environ.get("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
 NOTIFY_DIGEST_TEMPLATE_ID = os.environ.get("NOTIFY_DIGEST_TEMPLATE_ID", "")
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Where people sign in: the link that e-mails and Notify messages carry (they carry no case content).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# --- Rules that councils set ----------------------------------------------------------------------
+# Emergency (break-glass) grants one person may take in a day before a manager must approve more.
+EMERGENCY_ACCESS_DAILY_LIMIT = int(os.environ.get("EMERGENCY_ACCESS_DAILY_LIMIT", "3"))
 
 LOGGING = {
     "version": 1,
