@@ -21,11 +21,13 @@ install: $(BIN)/.installed
 
 demo: install
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py seed_demo
 	$(MAKE) --no-print-directory run
 
 serve: install
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 	$(MAKE) --no-print-directory run
 
 run:
@@ -41,6 +43,7 @@ check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/lint-imports --no-cache  # the import contracts in pyproject.toml ([tool.importlinter])
 
 bench: install
 	$(BIN)/python -m bench

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 import pytest
 from rest_framework.test import APIClient
 
-from agencies.models import AgencyKind, Role
+from agencies.models import AgencyKind
+from agencies.roles import Role
 from tests import factories as f
 
 

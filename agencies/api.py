@@ -7,7 +7,6 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from agencies import selectors, services
@@ -19,14 +18,16 @@ from agencies.serializers import (
     StaffCreateSerializer,
     StaffSerializer,
 )
+from agencies.throttling import SignInRateThrottle
+from cases import access
 
 
 class TokenView(ObtainAuthToken):
-    """`POST {username, password}` → 200 `{token}`; bad credentials → 400."""
+    """`POST {username, password}` → 200 `{token}`; bad credentials → 400; too many attempts
+    from one address (agencies/throttling.py) → 429."""
 
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "token"
+    throttle_classes = [SignInRateThrottle]
     renderer_classes = APIView.renderer_classes
     parser_classes = APIView.parser_classes
 
@@ -53,7 +54,7 @@ class StaffListCreate(generics.ListCreateAPIView):
 
     def get_agency(self) -> Agency:
         agency = get_object_or_404(Agency, pk=self.kwargs["agency_id"])
-        if not selectors.user_may_manage_staff(user=self.request.user, agency=agency):
+        if not access.may_manage_staff(user=self.request.user, agency=agency):
             raise PermissionDenied("Only platform administrators and this agency's admins.")
         return agency
 
@@ -65,7 +66,7 @@ class StaffListCreate(generics.ListCreateAPIView):
         agency = self.get_agency()
         data = StaffCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        staff = services.staff_create(agency=agency, **data.validated_data)
+        staff = services.staff_create(agency=agency, by_user=request.user, **data.validated_data)
         return Response(StaffSerializer(staff).data, status=status.HTTP_201_CREATED)
 
 

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from agencies.models import Agency, Role, StaffMember
+from agencies.models import Agency, StaffMember
 
 
 def agency_list() -> QuerySet[Agency]:
@@ -30,10 +30,3 @@ def staff_remember(user, staff: StaffMember | None) -> None:
     if staff is not None:
         staff.user = user  # the request's user object: no second read of the same row
     user._staff_cache = staff
-
-
-def user_may_manage_staff(*, user, agency: Agency) -> bool:
-    if user.is_staff:
-        return True
-    staff = staff_for_user(user)
-    return bool(staff and staff.agency_id == agency.id and staff.role == Role.AGENCY_ADMIN)

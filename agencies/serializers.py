@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from agencies.models import Agency, AgencyKind, Role, StaffMember
+from agencies.models import Agency, AgencyKind, StaffMember
+from agencies.roles import Role
 from config.serializers import OutputSerializer
 
 

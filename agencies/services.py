@@ -9,6 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from agencies.models import Agency, StaffMember
+from alerts import services as alert_services
+from alerts.models import AlertKind
+from audit import services as audit_services
+from audit.models import StaffAction
 
 User = get_user_model()
 
@@ -46,7 +50,10 @@ def staff_create(
     first_name: str = "",
     last_name: str = "",
     validate: bool = True,
+    by_user=None,
 ) -> StaffMember:
+    """Create the user and their membership of `agency`, audited; the agency's admins and
+    managers are alerted unless `by_user` is None (the system: demo data, management commands)."""
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": ["This username is taken."]})
     user = User(username=username, email=email, first_name=first_name, last_name=last_name)
@@ -62,4 +69,65 @@ def staff_create(
     except IntegrityError as exc:
         raise ValidationError({"username": ["This username is taken."]}) from exc
     user.groups.add(agency.group)
-    return StaffMember.objects.create(user=user, agency=agency, role=role)
+    staff = StaffMember.objects.create(user=user, agency=agency, role=role)
+    audit_services.staff_event_record(
+        actor=by_user,
+        agency_id=agency.id,
+        subject_id=user.id,
+        action=StaffAction.CREATED,
+        new_role=role,
+    )
+    if by_user is not None:
+        _staff_change_alert(
+            staff=staff,
+            by_user=by_user,
+            summary=f"Staff account created: {user.username} ({role}) by {by_user.username}",
+        )
+    return staff
+
+
+@transaction.atomic
+def staff_role_change(*, staff: StaffMember, role: str, by_user) -> StaffMember:
+    """Give `staff` another role, audited and alerted to the agency's admins and managers.
+
+    The same role again changes nothing and records nothing.
+    """
+    if role not in dict(StaffMember._meta.get_field("role").choices):
+        raise ValidationError({"role": [f"Unknown role: {role}."]})
+    current = StaffMember.objects.select_for_update().select_related("user").get(pk=staff.pk)
+    old_role = current.role
+    staff.role = role
+    if role == old_role:
+        return staff
+    current.role = role
+    current.save(update_fields=["role"])
+    audit_services.staff_event_record(
+        actor=by_user,
+        agency_id=current.agency_id,
+        subject_id=current.user_id,
+        action=StaffAction.ROLE_CHANGED,
+        old_role=old_role,
+        new_role=role,
+    )
+    _staff_change_alert(
+        staff=current,
+        by_user=by_user,
+        summary=(
+            f"Staff role changed: {current.user.username} from {old_role} to {role}"
+            f" by {by_user.username}"
+        ),
+    )
+    return staff
+
+
+def _staff_change_alert(*, staff: StaffMember, by_user, summary: str) -> None:
+    """Alert every active admin and manager of the staff member's agency, except the actor."""
+    from cases import access
+
+    watchers = access.staff_change_watcher_ids(agency_id=staff.agency_id) - {by_user.id}
+    alert_services.alerts_to_users(
+        user_ids=watchers,
+        kind=AlertKind.STAFF_CHANGED,
+        summary=summary,
+        agency_id=staff.agency_id,
+    )

@@ -92,7 +92,7 @@ class AlertConsumer(AsyncWebsocketConsumer):
             return await self._error("bad_frame", "Send JSON text frames under 4 KB.")
         try:
             message = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
             return await self._error("bad_json", "That frame is not JSON.")
         if not isinstance(message, dict):
             return await self._error("bad_frame", "Send a JSON object.")

@@ -115,7 +115,10 @@ def alert_mark_read(*, alert: Alert) -> Alert:
 
 
 def alert_read_all(*, user) -> int:
-    return Alert.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
+    """Mark read every alert the user can see in their list (`selectors.alert_list`)."""
+    from alerts.selectors import alert_list
+
+    return alert_list(user=user, unread=True).update(read_at=timezone.now())
 
 
 def ticket_issue(*, user) -> AlertTicket:
@@ -126,8 +129,13 @@ def ticket_issue(*, user) -> AlertTicket:
 
 @transaction.atomic
 def ticket_redeem(*, key: str):
-    """The ticket's user if the ticket is valid and unused; marks it used. Else None."""
-    if not key or len(key) > 64:
+    """The ticket's user if the ticket is valid and unused; marks it used. Else None.
+
+    A key that `ticket_issue` could not have made (URL-safe base64 characters only) is refused
+    unread: sent to the database, a NUL in it is an error on PostgreSQL."""
+    if not isinstance(key, str) or not key or len(key) > 64:
+        return None
+    if not key.isascii() or not key.replace("-", "").replace("_", "").isalnum():
         return None
     now = timezone.now()
     used = AlertTicket.objects.filter(key=key, used_at__isnull=True, expires_at__gt=now).update(

@@ -17,3 +17,31 @@ class AccessEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+
+class StaffAction(models.TextChoices):
+    CREATED = "created", "Staff account created"
+    ROLE_CHANGED = "role_changed", "Role changed"
+
+
+class StaffEvent(models.Model):
+    """Append-only record of staff accounts created and roles changed, and by whom.
+
+    `actor` is empty when the system did it (demo data, management commands); the API and the
+    Django admin always name the signed-in user.
+    """
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=20, choices=StaffAction.choices)
+    old_role = models.CharField(max_length=20, blank=True, default="")
+    new_role = models.CharField(max_length=20)
+
+    class Meta:
+        ordering = ["-at", "-id"]

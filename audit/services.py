@@ -3,7 +3,7 @@
 from django.db import connection
 from django.utils import timezone
 
-from audit.models import AccessEvent
+from audit.models import AccessEvent, StaffEvent
 from config.db import hot_cursor
 
 _COLUMNS = ("at", "user_id", "agency_id", "family_id", "action", "method", "path")
@@ -35,3 +35,18 @@ def access_event_record(
             f" VALUES ({', '.join(['%s'] * len(_COLUMNS))})",
             values,
         )
+
+
+def staff_event_record(
+    *, actor, agency_id: int, subject_id: int, action: str, new_role: str, old_role: str = ""
+) -> StaffEvent:
+    """One row per staff account created or role changed (agencies/services.py); `actor` None:
+    the system did it."""
+    return StaffEvent.objects.create(
+        actor=actor,
+        agency_id=agency_id,
+        subject_id=subject_id,
+        action=action,
+        old_role=old_role,
+        new_role=new_role,
+    )

@@ -215,7 +215,8 @@ def _data_ensure() -> Data:
     from rest_framework.authtoken.models import Token
 
     from agencies import services as agency_services
-    from agencies.models import Agency, AgencyKind, Role, StaffMember
+    from agencies.models import Agency, AgencyKind, StaffMember
+    from agencies.roles import Role
     from cases import services as case_services
     from cases.models import Family as FamilyModel
     from consent import services as consent_services

@@ -40,18 +40,18 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from agencies.models import CASE_ROLES, StaffMember
+from agencies.models import StaffMember
+from agencies.roles import CASE_ROLES
 from alerts import push
 from cases import access
 from cases import serializers as ours
 from cases import services as case_services
+from cases.grants import FamilyGroupObjectPermission, FamilyUserObjectPermission
 from cases.models import (
     ChronologyEntry,
     Contact,
     ContactMethod,
     Family,
-    FamilyGroupObjectPermission,
-    FamilyUserObjectPermission,
     Involvement,
     Need,
     Visibility,

@@ -584,13 +584,12 @@ def generate(env: Env, conn_or_connection) -> dict:
 
     from agencies.models import Agency, StaffMember
     from alerts.models import Alert
+    from cases.grants import FamilyGroupObjectPermission, FamilyUserObjectPermission
     from cases.models import (
         Assessment,
         ChronologyEntry,
         Contact,
         Family,
-        FamilyGroupObjectPermission,
-        FamilyUserObjectPermission,
         HeadlineOutcome,
         Intervention,
         Involvement,
@@ -822,13 +821,15 @@ def generate(env: Env, conn_or_connection) -> dict:
                        None if kind == "consent" else A[plan.lead[i]].managers[0],
                        on(plan.opened[i]), today + timedelta(days=120 + i % 400),
                        today + timedelta(days=60 + i % 200), plan.key_worker[i],
-                       at(plan.opened[i]), None)  # fmt: skip
+                       at(plan.opened[i]), None,
+                       None if kind == "consent" else at(plan.opened[i]),
+                       None if kind == "consent" else A[plan.lead[i]].managers[0])  # fmt: skip
 
         sink.write(
             SharingBasis,
             ["id", "family_id", "basis", "purposes", "method", "agrees_to_early_help",
              "justification", "decided_by_id", "given_on", "expires_on", "review_on",
-             "recorded_by_id", "recorded_at", "withdrawn_at"],
+             "recorded_by_id", "recorded_at", "withdrawn_at", "confirmed_at", "confirmed_by_id"],
             bases(), F, "sharing bases",
         )  # fmt: skip
         basis_agencies = [

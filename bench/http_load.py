@@ -115,7 +115,11 @@ def _clients(env: Env) -> list[Client]:
     User = get_user_model()
     for subject in generate.subjects():
         user = User.objects.get(id=subject["user_id"])
-        ids = list(access.families_visible_to(user).order_by("id").values_list("id", flat=True))
+        # Open families: work is recorded on open families only (closed ones answer 409).
+        visible = access.families_visible_to(user).filter(status="open")
+        ids = list(visible.order_by("id").values_list("id", flat=True))
+        if not ids:  # at the small scale an agency's only family may be closed
+            continue
         step = max(1, len(ids) // FAMILIES_PER_CLIENT)
         out.append(
             Client(

@@ -28,14 +28,11 @@ from django.db.models import Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from agencies.models import CASE_ROLES, Agency, AgencyKind, Role, StaffMember
+from agencies.models import Agency, AgencyKind, StaffMember
+from agencies.roles import CASE_ROLES, Role
 from agencies.selectors import staff_for_user
-from cases.models import (
-    Family,
-    FamilyGroupObjectPermission,
-    FamilyUserObjectPermission,
-    Involvement,
-)
+from cases.grants import FamilyGroupObjectPermission, FamilyUserObjectPermission
+from cases.models import Family, Involvement
 from config.db import hot_cursor, instances
 
 VIEW = "view_family"
@@ -85,8 +82,9 @@ class Grants:
 def current_bases_by_agency(*, family: Family, today: date) -> dict[int, int]:
     """agency id → id of a current lawful basis covering it for team sharing.
 
-    Current: recorded, not withdrawn, not past its expiry date. This is the consent condition of
-    the rule, and the only place it is decided.
+    Current: recorded, not withdrawn, not past its expiry date, and in force
+    (`sharing_basis_in_force_q`). This is the consent condition of the rule, and the only place
+    it is decided.
     """
     from consent.models import Purpose, SharingBasis
 
@@ -94,6 +92,7 @@ def current_bases_by_agency(*, family: Family, today: date) -> dict[int, int]:
     bases = (
         SharingBasis.objects.filter(family=family, withdrawn_at__isnull=True)
         .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=today))
+        .filter(sharing_basis_in_force_q(today=today))
         .prefetch_related("agencies")
         .order_by("id")
     )
@@ -103,6 +102,17 @@ def current_bases_by_agency(*, family: Family, today: date) -> dict[int, int]:
         for agency in basis.agencies.all():
             covered.setdefault(agency.id, basis.id)
     return covered
+
+
+def sharing_basis_in_force_q(*, today: date) -> Q:
+    """Consent is in force once recorded; a basis without consent (public task, vital interests,
+    safeguarding, court order) only once the lead-agency manager it names has confirmed it, and
+    until its review date passes without a review (then it lapses)."""
+    from consent.models import BasisKind
+
+    return Q(basis=BasisKind.CONSENT) | Q(
+        confirmed_at__isnull=False, review_on__isnull=False, review_on__gte=today
+    )
 
 
 def family_grants_derive(*, family: Family, now: datetime | None = None) -> Grants:
@@ -428,26 +438,192 @@ def family_write_check(*, user, family: Family, permission: str) -> None:
         raise NoAccess
 
 
-def sees_restricted(user, family: Family) -> bool:
-    """Key worker and lead-agency managers see every restricted entry on the family."""
-    staff = case_staff(user)
-    if staff is None:
-        return False
-    if family.key_worker_id == user.id:
-        return True
-    return staff.agency_id == family.lead_agency_id and staff.role == Role.MANAGER
+def sees_every_restricted_entry(*, user_id, agency_id, role, family: Family) -> bool:
+    """The key worker and lead-agency managers see every restricted entry on the family."""
+    return family.key_worker_id == user_id or (
+        agency_id == family.lead_agency_id and role == Role.MANAGER
+    )
+
+
+def sees_restricted_entry(
+    *, user_id, agency_id, role, family: Family, recording_agency_id: int | None
+) -> bool:
+    """Who sees a restricted entry of a family they see: the recording agency, the key worker
+    and lead-agency managers. `restricted_q` is this predicate as a filter on entries."""
+    return agency_id == recording_agency_id or sees_every_restricted_entry(
+        user_id=user_id, agency_id=agency_id, role=role, family=family
+    )
 
 
 def restricted_q(user, family: Family) -> Q:
-    """Filter for interventions, contacts and chronology entries of a family this user sees.
-
-    Restricted entries: the recording agency, the key worker and lead-agency managers only.
-    """
-    if sees_restricted(user, family):
-        return Q()
+    """Filter for interventions, contacts and chronology entries of a family this user sees:
+    team entries, and restricted ones where `sees_restricted_entry` holds (the entry's agency is
+    its recording agency)."""
     staff = case_staff(user)
-    agency_id = staff.agency_id if staff else None
-    return Q(visibility="team") | Q(agency_id=agency_id)
+    if staff is None:
+        return Q(pk__in=[])
+    if sees_every_restricted_entry(
+        user_id=user.id, agency_id=staff.agency_id, role=staff.role, family=family
+    ):
+        return Q()
+    return Q(visibility="team") | Q(agency_id=staff.agency_id)
+
+
+# --- who may do what ----------------------------------------------------------------------------
+# Each action's rule, for API views and pages to translate (403) and for services to re-check
+# under the family's row lock. `perms` is what `family_permissions` gave the person on the family.
+
+
+class Forbidden(Exception):
+    """The caller sees the family but may not do this: answered as 403."""
+
+
+class StateConflict(Exception):
+    """The record's state refuses this action (e.g. work on a closed family): answered as 409."""
+
+
+def is_lead_manager(staff: StaffMember | None, family: Family) -> bool:
+    """A manager of the family's lead agency: allocates key workers, reviews emergency access,
+    decides sharing without consent."""
+    return (
+        staff is not None
+        and staff.role == Role.MANAGER
+        and staff.agency_id == family.lead_agency_id
+    )
+
+
+def may_be_key_worker(staff: StaffMember | None) -> bool:
+    """Key workers and managers hold families as key worker."""
+    return staff is not None and staff.role in LEADING_ROLES
+
+
+def takes_own_families(staff: StaffMember) -> bool:
+    """A key worker who opens a family becomes its key worker unless another is named."""
+    return staff.role == Role.KEY_WORKER
+
+
+def works_with_families(staff: StaffMember | None) -> bool:
+    """Staff whose role works with case data (not agency admins), e.g. a team's named
+    practitioner."""
+    return staff is not None and staff.role in CASE_ROLES
+
+
+def may_manage_staff(*, user, agency: Agency) -> bool:
+    """Platform admins, and the agency's own admins, create staff and change their roles."""
+    if getattr(user, "is_staff", False):
+        return True
+    staff = staff_for_user(user)
+    return bool(staff and staff.agency_id == agency.id and staff.role == Role.AGENCY_ADMIN)
+
+
+def staff_change_watcher_ids(*, agency_id: int) -> set[int]:
+    """Who hears of staff accounts created and roles changed in an agency: its active admins
+    and managers."""
+    return set(
+        StaffMember.objects.filter(
+            agency_id=agency_id,
+            role__in=(Role.AGENCY_ADMIN, Role.MANAGER),
+            user__is_active=True,
+        ).values_list("user_id", flat=True)
+    )
+
+
+def lead_manager_ids(*, family: Family) -> set[int]:
+    """User ids of the active managers of the family's lead agency (who approve, review and
+    decide; alerted of emergency access)."""
+    return set(
+        StaffMember.objects.filter(
+            agency_id=family.lead_agency_id, role=Role.MANAGER, user__is_active=True
+        ).values_list("user_id", flat=True)
+    )
+
+
+def may_allocate_key_worker(
+    *, staff: StaffMember, family: Family, perms, new_key_worker: StaffMember | None
+) -> bool:
+    """A lead-agency manager allocates the key worker; the current key worker may hand the case
+    over to a colleague of their own agency. Nobody else, whatever their role."""
+    if CHANGE not in perms:
+        return False
+    if is_lead_manager(staff, family):
+        return True
+    return (
+        family.key_worker_id == staff.user_id
+        and new_key_worker is not None
+        and new_key_worker.user_id != staff.user_id
+        and new_key_worker.agency_id == staff.agency_id
+    )
+
+
+def may_change_need_status(*, perms) -> bool:
+    """A need's status (and so the results claim) is for the key worker and the lead agency."""
+    return CHANGE in perms
+
+
+def may_update_plan_action(*, staff: StaffMember, perms, owner_agency_id: int) -> bool:
+    """The key worker and lead agency change any plan action; a partner its own agency's."""
+    return CHANGE in perms or (RECORD in perms and owner_agency_id == staff.agency_id)
+
+
+def may_review_emergency_access(*, staff: StaffMember | None, family: Family) -> bool:
+    """Lead-agency managers review emergency access and approve grants that need approval."""
+    return is_lead_manager(staff, family)
+
+
+def may_confirm_sharing_basis(*, staff: StaffMember | None, family: Family, basis) -> bool:
+    """A basis without consent is confirmed by the lead-agency manager it names, only."""
+    return (
+        is_lead_manager(staff, family)
+        and basis.decided_by_id is not None
+        and basis.decided_by_id == staff.user_id
+    )
+
+
+def may_review_sharing_basis(*, staff: StaffMember | None, family: Family) -> bool:
+    """A basis without consent is reviewed (kept for a further period) by a lead-agency manager."""
+    return is_lead_manager(staff, family)
+
+
+EMERGENCY_GRANT = "grant"
+EMERGENCY_LIVE = "live"
+EMERGENCY_NEEDS_APPROVAL = "needs_approval"
+
+
+def emergency_access_allowance(*, user_id: int, family: Family, now: datetime) -> str:
+    """What a request for emergency access by `user_id` on `family` gets at `now`:
+
+    - `live`: the person already holds a live grant on this family (one at a time);
+    - `needs_approval`: a manager must approve it, because an earlier grant of this person on
+      this family was found not justified, or the person has taken the daily limit of grants
+      (settings.EMERGENCY_ACCESS_DAILY_LIMIT) since midnight;
+    - `grant`: granted at once.
+    """
+    from django.conf import settings
+
+    from consent.models import EmergencyAccess
+
+    mine = EmergencyAccess.objects.filter(user_id=user_id)
+    if mine.filter(family=family, expires_at__gt=now).exists():
+        return EMERGENCY_LIVE
+    if mine.filter(family=family, decision=EmergencyAccess.Decision.NOT_JUSTIFIED).exists():
+        return EMERGENCY_NEEDS_APPROVAL
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    taken_today = mine.filter(granted_at__gte=midnight).count()
+    if taken_today >= settings.EMERGENCY_ACCESS_DAILY_LIMIT:
+        return EMERGENCY_NEEDS_APPROVAL
+    return EMERGENCY_GRANT
+
+
+def emergency_access_overrides_withdrawal(*, agency_id: int, family: Family, today: date) -> bool:
+    """An emergency grant overrides a withdrawal when the family withdrew a basis that covered
+    the requester's agency and no current basis covers it now."""
+    from consent.models import SharingBasis
+
+    if agency_id in current_bases_by_agency(family=family, today=today):
+        return False
+    return SharingBasis.objects.filter(
+        family=family, withdrawn_at__isnull=False, agencies__id=agency_id
+    ).exists()
 
 
 @dataclass(frozen=True)
@@ -585,10 +761,12 @@ def family_viewers_among(
     for member_user_id, agency_id, role, is_active in rows:
         if not is_active:
             continue
-        if visibility == "restricted" and not (
-            agency_id == recording_agency_id
-            or member_user_id == family.key_worker_id
-            or (agency_id == family.lead_agency_id and role == Role.MANAGER)
+        if visibility == "restricted" and not sees_restricted_entry(
+            user_id=member_user_id,
+            agency_id=agency_id,
+            role=role,
+            family=family,
+            recording_agency_id=recording_agency_id,
         ):
             continue
         viewers.add(member_user_id)

@@ -161,11 +161,6 @@ class FamilyDetail(FamilyScopedView):
     serializer_class = serializers.FamilyDetailSerializer
     write_permission = access.CHANGE
 
-    def load_family(self, family_id):
-        # The detail shows the key worker's and lead agency's names: the family with them.
-        family = selectors.family_by_id(family_id=family_id, names=True)
-        return family, access.family_permissions(self.request.user, family)
-
     def respond(self, family):
         response = Response(self.get_serializer(family).data)
         response["ETag"] = etag_for(family.version)
@@ -272,20 +267,40 @@ class NeedListCreate(FamilyScopedListCreate):
         return services.need_create(family=self.family, by=self.staff, **data)
 
 
-class NeedUpdate(FamilyScopedView):
+class NeedDetail(FamilyScopedView):
     serializer_class = serializers.NeedSerializer
+    write_permission = access.CHANGE  # access.may_change_need_status
 
-    @extend_schema(
-        request=serializers.NeedUpdateSerializer, responses={200: serializers.NeedSerializer}
-    )
-    def patch(self, request, family_id: int, need_id: int):
+    def get_need(self, need_id):
         need = selectors.need_list(family=self.family).filter(id=need_id).first()
         if need is None:
             raise Http404
-        need = services.need_update(
-            need=need, by=self.staff, **self.parse(serializers.NeedUpdateSerializer)
-        )
-        return Response(self.get_serializer(need).data)
+        return need
+
+    def respond(self, need):
+        response = Response(self.get_serializer(need).data)
+        response["ETag"] = etag_for(need.version)
+        return response
+
+    def get(self, request, family_id: int, need_id: int):
+        return self.respond(self.get_need(need_id))
+
+    @extend_schema(
+        request=serializers.NeedUpdateSerializer,
+        parameters=[IF_MATCH],
+        responses={200: serializers.NeedSerializer},
+    )
+    def patch(self, request, family_id: int, need_id: int):
+        need = self.get_need(need_id)
+        version = if_match_version(request)
+        changes = self.parse(serializers.NeedUpdateSerializer)
+        try:
+            services.need_update(
+                need_id=need.id, by=self.staff, expected_version=version, **changes
+            )
+        except services.StaleVersion as exc:
+            raise PreconditionFailed() from exc
+        return self.respond(self.get_need(need.id))
 
 
 class AssessmentListCreate(FamilyScopedListCreate):
@@ -349,8 +364,9 @@ class PlanActionDetail(FamilyScopedView):
     )
     def patch(self, request, family_id: int, action_id: int):
         action = self.get_action(action_id)
-        # Partners update their own actions; the key worker and lead agency any action.
-        if access.CHANGE not in self.perms and action.owner_agency_id != self.staff.agency_id:
+        if not access.may_update_plan_action(
+            staff=self.staff, perms=self.perms, owner_agency_id=action.owner_agency_id
+        ):
             raise PermissionDenied("Only the owner agency or the lead may change this action.")
         version = if_match_version(request)
         changes = self.parse(serializers.PlanActionUpdateSerializer)

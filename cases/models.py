@@ -1,6 +1,5 @@
 from django.conf import settings
 from django.db import models
-from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from agencies.models import Agency
 
@@ -43,22 +42,8 @@ class Family(models.Model):
         return f"{self.reference} {self.name}"
 
 
-class FamilyUserObjectPermission(UserObjectPermissionBase):
-    """Direct-FK guardian grant to a user (the key worker)."""
-
-    content_object = models.ForeignKey(Family, on_delete=models.CASCADE)
-
-    class Meta(UserObjectPermissionBase.Meta):
-        indexes = [models.Index(fields=["user", "permission", "content_object"])]
-
-
-class FamilyGroupObjectPermission(GroupObjectPermissionBase):
-    """Direct-FK guardian grant to an agency's group."""
-
-    content_object = models.ForeignKey(Family, on_delete=models.CASCADE)
-
-    class Meta(GroupObjectPermissionBase.Meta):
-        indexes = [models.Index(fields=["group", "permission", "content_object"])]
+# The guardian grant rows on families (FamilyUserObjectPermission, FamilyGroupObjectPermission)
+# are models of this app defined in cases/grants.py, which this module does not import.
 
 
 class Relationship(models.TextChoices):
@@ -157,6 +142,8 @@ class Need(models.Model):
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Optimistic concurrency for status changes (If-Match), as for the family and plan actions.
+    version = models.PositiveIntegerField(default=1, db_default=1)
 
     class Meta:
         ordering = ["id"]

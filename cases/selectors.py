@@ -89,9 +89,11 @@ def family_by_id(*, family_id: int, names: bool = False) -> Family:
 
 
 def family_get(*, user, family_id: int) -> Family:
-    """The family if `user` may see it, else 404 (existence is not disclosed)."""
-    family = family_by_id(family_id=family_id, names=True)
-    if access.VIEW not in access.family_permissions(user, family):
+    """The family if `user` may see it, else 404 (existence is not disclosed): one statement,
+    `access.family_with_permissions`, as for every request about one family, so a hidden family
+    and a missing one cost the same."""
+    family, perms = access.family_with_permissions(user, family_id)
+    if access.VIEW not in perms:
         raise Http404
     return family
 
@@ -102,19 +104,33 @@ def family_detail(*, user, family_id: int) -> Family:
 
 
 def family_detail_prefetch(family: Family) -> Family:
-    """Load what the detail shows onto a family already checked: its members, its active team
-    with agency and practitioner names, its needs with their outcome, and its sharing bases (for
-    the summary), as `detail_members`, `active_team`, `detail_needs`, `detail_sharing_bases`.
+    """Load what the detail shows onto a family already checked: its key worker's and lead
+    agency's names, its members, its active team with agency and practitioner names, its needs
+    with their outcome, and its sharing bases (for the summary), as `key_worker`, `lead_agency`,
+    `detail_members`, `active_team`, `detail_needs`, `detail_sharing_bases`.
 
-    Four statements written as SQL (config.db.instances: model instances; prepared statements
+    Five statements written as SQL (config.db.instances: model instances; prepared statements
     on PostgreSQL, raw querysets elsewhere):
-    the same four as ORM prefetches cost ~4 ms of Python a request to compile and load, the most
+    the same as ORM prefetches cost ~4 ms of Python a request to compile and load, the most
     of anything in the family detail (bench). tests/cases/test_detail_load.py compares the
     detail with one loaded by the ORM for every family of the demo borough.
     """
     from consent.models import SharingBasis
 
     user, agency = get_user_model()._meta.db_table, Agency._meta.db_table
+    names = instances(
+        Family,
+        f"SELECT f.id, f.key_worker_id, f.lead_agency_id, u.username AS key_worker__username,"
+        f" u.first_name AS key_worker__first_name, u.last_name AS key_worker__last_name,"
+        f" a.name AS lead_agency__name FROM {Family._meta.db_table} f"
+        f" INNER JOIN {agency} a ON a.id = f.lead_agency_id"
+        f" LEFT JOIN {user} u ON u.id = f.key_worker_id WHERE f.id = %s",
+        [family.id],
+    )
+    _related_attach(names, "key_worker", ("username", "first_name", "last_name"))
+    _related_attach(names, "lead_agency", ("name",))
+    family.key_worker = getattr(names[0], "key_worker", None) if names[0].key_worker_id else None
+    family.lead_agency = names[0].lead_agency
     family.detail_members = instances(
         Person,
         f"SELECT * FROM {Person._meta.db_table} WHERE family_id = %s ORDER BY id",
@@ -144,7 +160,8 @@ def family_detail_prefetch(family: Family) -> Family:
     family.detail_needs = needs
     family.detail_sharing_bases = instances(
         SharingBasis,
-        f"SELECT id, family_id, withdrawn_at, expires_on, recorded_at"
+        f"SELECT id, family_id, basis, withdrawn_at, expires_on, review_on, confirmed_at,"
+        f" recorded_at"
         f" FROM {SharingBasis._meta.db_table} WHERE family_id = %s"
         f" ORDER BY recorded_at DESC, id DESC",
         [family.id],

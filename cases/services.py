@@ -9,11 +9,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from agencies.models import Agency, Role, StaffMember
+from agencies.models import Agency, StaffMember
 from alerts import services as alert_services
 from cases import access, validators
 from cases.models import (
@@ -21,6 +22,7 @@ from cases.models import (
     ChronologyEntry,
     Contact,
     Family,
+    FamilyStatus,
     HeadlineOutcome,
     Intervention,
     Involvement,
@@ -96,7 +98,7 @@ def _key_worker_check(*, family: Family, user_id: int | None) -> StaffMember | N
     if user_id is None:
         return None
     staff = StaffMember.objects.select_related("agency", "user").filter(user_id=user_id).first()
-    if staff is None or not staff.user.is_active or staff.role not in access.LEADING_ROLES:
+    if staff is None or not staff.user.is_active or not access.may_be_key_worker(staff):
         raise ValidationError(
             {"key_worker": ["The key worker must be an active key worker or manager."]}
         )
@@ -158,7 +160,7 @@ def family_create(
         opened_on=timezone.localdate(),
     )
     family.reference = f"TA{family.id:06d}"
-    if key_worker_id is None and by.role == Role.KEY_WORKER:
+    if key_worker_id is None and access.takes_own_families(by):
         key_worker_id = by.user_id
     _key_worker_check(family=family, user_id=key_worker_id)
     family.key_worker_id = key_worker_id
@@ -195,8 +197,13 @@ FAMILY_EDITABLE = {
 
 @transaction.atomic
 def family_update(*, family_id: int, by: StaffMember, expected_version: int, **changes) -> Family:
-    """Optimistic concurrency: the caller's version must still be current (else `StaleVersion`)."""
-    family = _family_for_write(family_id, by, access.CHANGE)
+    """Optimistic concurrency: the caller's version must still be current (else `StaleVersion`).
+
+    Allocating the key worker is `access.may_allocate_key_worker`'s decision (a lead-agency
+    manager, or the key worker handing over to a colleague); both key workers are alerted and
+    the chronology says who changed it, from whom, to whom.
+    """
+    family = family_for_write(family_id=family_id, by=by, permission=access.CHANGE, open_only=False)
     if family.version != expected_version:
         raise StaleVersion()
     unknown = set(changes) - FAMILY_EDITABLE
@@ -204,11 +211,26 @@ def family_update(*, family_id: int, by: StaffMember, expected_version: int, **c
         raise ValidationError({k: ["This field cannot be changed."] for k in unknown})
     if "postcode" in changes:
         changes["postcode"] = _postcode(changes["postcode"])
+    if changes.get("next_review_on") is not None:
+        _date_field(
+            "next_review_on", changes["next_review_on"], what="The next review", ahead_days=366
+        )
+    previous_key_worker_id = family.key_worker_id
     key_worker_changed = (
         "key_worker_id" in changes and changes["key_worker_id"] != family.key_worker_id
     )
     if key_worker_changed:
-        _key_worker_check(family=family, user_id=changes["key_worker_id"])
+        new_key_worker = _key_worker_check(family=family, user_id=changes["key_worker_id"])
+        if not access.may_allocate_key_worker(
+            staff=by,
+            family=family,
+            perms=access.family_permissions(by.user, family),
+            new_key_worker=new_key_worker,
+        ):
+            raise access.Forbidden(
+                "A manager of the lead agency allocates the key worker; the key worker may hand"
+                " the family over to a colleague."
+            )
     if "status" in changes and changes["status"] != family.status:
         family.closed_on = timezone.localdate() if changes["status"] == "closed" else None
     for field, value in changes.items():
@@ -224,15 +246,50 @@ def family_update(*, family_id: int, by: StaffMember, expected_version: int, **c
             else None
         )
         access.family_access_sync(family=family)
-        _chronology_add(
-            family=family,
-            at=timezone.now(),
-            type="family.key_worker_changed",
-            agency_id=by.agency_id,
-            summary="Key worker changed",
-            object_id=family.id,
-        )
+        _key_worker_change_record(family=family, by=by, previous_id=previous_key_worker_id)
     return family
+
+
+def _key_worker_change_record(*, family: Family, by: StaffMember, previous_id: int | None) -> None:
+    """The chronology entry (who, from whom, to whom) and the alerts to both key workers."""
+    names = _user_names({previous_id, family.key_worker_id, by.user_id})
+    summary = (
+        f"Key worker changed by {names[by.user_id]} ({by.agency.name}):"
+        f" from {names.get(previous_id, 'nobody')} to {names.get(family.key_worker_id, 'nobody')}"
+    )
+    _chronology_add(
+        family=family,
+        at=timezone.now(),
+        type="family.key_worker_changed",
+        agency_id=by.agency_id,
+        summary=summary,
+        object_id=family.id,
+    )
+    alert_services.alerts_to_users(
+        user_ids={previous_id, family.key_worker_id} - {None, by.user_id},
+        kind="key_worker.changed",
+        family=family,
+        agency_id=by.agency_id,
+        summary=f"{family.reference}: {summary}",
+        source_type="family",
+        source_id=family.id,
+    )
+
+
+def _user_names(user_ids) -> dict[int, str]:
+    User = get_user_model()
+    users = User.objects.filter(id__in={u for u in user_ids if u}).only(
+        "id", "username", "first_name", "last_name"
+    )
+    return {u.id: u.get_full_name() or u.username for u in users}
+
+
+def _date_field(field: str, value, *, what: str, **bounds) -> None:
+    """`validators.date_within` with the error under the field's name (400 names the field)."""
+    try:
+        validators.date_within(value, what=what, **bounds)
+    except ValidationError as exc:
+        raise ValidationError({field: exc.messages}) from exc
 
 
 def _in_agency(user_id: int | None, agency_id: int) -> bool:
@@ -241,13 +298,18 @@ def _in_agency(user_id: int | None, agency_id: int) -> bool:
     )
 
 
+# How far ahead a plan action may fall due, and an intervention start or end (planned work).
+ACTION_DUE_AHEAD_DAYS = 2 * 366
+INTERVENTION_AHEAD_DAYS = 366
+
+
 class StaleVersion(Exception):
     """The If-Match version is no longer current."""
 
 
 @transaction.atomic
 def person_create(*, family: Family, by: StaffMember, **fields) -> Person:
-    family = _family_for_write(family.pk, by, access.CHANGE)
+    family = family_for_write(family_id=family.pk, by=by, permission=access.CHANGE)
     fields = _person_clean(fields)
     person = Person.objects.create(family=family, **fields)
     _chronology_add(
@@ -274,7 +336,11 @@ def _person_clean(fields: dict) -> dict:
             except ValidationError as exc:
                 errors[field] = exc.messages
     try:
-        validators.date_not_future(fields.get("date_of_birth"), what="A date of birth")
+        validators.date_within(
+            fields.get("date_of_birth"),
+            what="A date of birth",
+            earliest=validators.EARLIEST_BIRTH_DATE,
+        )
     except ValidationError as exc:
         errors["date_of_birth"] = exc.messages
     if errors:
@@ -293,12 +359,12 @@ def involvement_create(
 ) -> Involvement:
     # The rule's inputs are read under the family's row lock, not from the caller's instance:
     # a key worker changed since it was loaded must not be granted away by this sync.
-    family = _family_for_write(family.pk, by, access.CHANGE)
+    family = family_for_write(family_id=family.pk, by=by, permission=access.CHANGE)
     if practitioner_id is not None:
         practitioner = StaffMember.objects.filter(user_id=practitioner_id).first()
         if practitioner is None or practitioner.agency_id != agency.id:
             raise ValidationError({"practitioner": ["The practitioner must work for that agency."]})
-        if practitioner.role not in {Role.PRACTITIONER, Role.KEY_WORKER, Role.MANAGER}:
+        if not access.works_with_families(practitioner):
             raise ValidationError({"practitioner": ["That user does not work with families."]})
     if Involvement.objects.filter(family=family, agency=agency, ended_on__isnull=True).exists():
         raise ValidationError({"agency": ["This agency is already on the team."]})
@@ -329,11 +395,17 @@ def _family_locked(family_id: int) -> Family:
     return Family.objects.select_for_update().get(id=family_id)
 
 
-def _family_for_write(family_id: int, by: StaffMember, permission: str) -> Family:
-    """The family, row-locked, once `by` is checked to still hold `permission` on it.
+def family_for_write(
+    *, family_id: int, by: StaffMember, permission: str, open_only: bool = True
+) -> Family:
+    """The family, row-locked, once `by` is checked to still hold `permission` on it; with
+    `open_only`, refused (`access.StateConflict`, 409) while the family is closed: work is
+    recorded on an open family, so it is reopened first.
 
-    Every write to a family takes this lock, and so do withdrawal, expiry and team changes:
-    a write that waits behind a withdrawal sees the grants it left and is refused.
+    Every write to a family takes this lock first, before any row of its children (bases,
+    emergency grants, plan actions), and so do withdrawal, expiry and team changes: one lock
+    order everywhere, and a write that waits behind a withdrawal sees the grants it left and
+    is refused.
 
     Two statements on purpose: the lock, then the check. Folded into one (`SELECT ... FOR
     UPDATE OF family` joined to the grants), PostgreSQL re-reads only the locked row after the
@@ -342,16 +414,22 @@ def _family_for_write(family_id: int, by: StaffMember, permission: str) -> Famil
     """
     family = _family_locked(family_id)
     access.family_write_check(user=by.user, family=family, permission=permission)
+    if open_only and family.status == FamilyStatus.CLOSED:
+        raise access.StateConflict(
+            f"Family {family.reference} is closed: reopen it before recording work."
+        )
     return family
 
 
-class InvolvementConflict(Exception):
+class InvolvementConflict(access.StateConflict):
     pass
 
 
 @transaction.atomic
 def involvement_end(*, involvement: Involvement, by: StaffMember) -> Involvement:
-    family = _family_for_write(involvement.family_id, by, access.CHANGE)
+    family = family_for_write(
+        family_id=involvement.family_id, by=by, permission=access.CHANGE, open_only=False
+    )
     involvement.refresh_from_db(fields=["ended_on"])  # a concurrent end made it 409, not twice
     if involvement.ended_on is not None:
         raise InvolvementConflict("This involvement has already ended.")
@@ -388,7 +466,7 @@ def need_create(
     person: Person | None = None,
     evidence: str = "",
 ) -> Need:
-    family = _family_for_write(family.pk, by, access.RECORD)
+    family = family_for_write(family_id=family.pk, by=by, permission=access.RECORD)
     need = Need.objects.create(
         family=family,
         person=person,
@@ -412,9 +490,23 @@ def need_create(
 
 @transaction.atomic
 def need_update(
-    *, need: Need, by: StaffMember, status: str, achieved_on: date | None = None
+    *,
+    need_id: int,
+    by: StaffMember,
+    expected_version: int,
+    status: str,
+    achieved_on: date | None = None,
 ) -> Need:
-    need.family = _family_for_write(need.family_id, by, access.RECORD)
+    """A need's status, with optimistic concurrency (`StaleVersion`): results claims rest on it,
+    so `access.may_change_need_status` decides who (the key worker and the lead agency)."""
+    family_id = Need.objects.values_list("family_id", flat=True).get(id=need_id)
+    family = family_for_write(family_id=family_id, by=by, permission=access.RECORD)
+    if not access.may_change_need_status(perms=access.family_permissions(by.user, family)):
+        raise access.Forbidden("Only the key worker and the lead agency change a need's status.")
+    need = Need.objects.select_for_update().select_related("outcome").get(id=need_id)
+    need.family = family
+    if need.version != expected_version:
+        raise StaleVersion()
     if status == "achieved":
         achieved_on = achieved_on or timezone.localdate()
         try:
@@ -426,7 +518,8 @@ def need_update(
         raise ValidationError({"achieved_on": ["Only an achieved need has an achieved date."]})
     need.status = status
     need.achieved_on = achieved_on if status == "achieved" else None
-    need.save(update_fields=["status", "achieved_on"])
+    need.version += 1
+    need.save(update_fields=["status", "achieved_on", "version"])
     _chronology_add(
         family=need.family,
         at=timezone.now(),
@@ -442,11 +535,8 @@ def need_update(
 def assessment_create(
     *, family: Family, by: StaffMember, completed_on: date, summary: str
 ) -> Assessment:
-    family = _family_for_write(family.pk, by, access.CHANGE)
-    try:
-        validators.date_not_future(completed_on, what="The completion date")
-    except ValidationError as exc:
-        raise ValidationError({"completed_on": exc.messages}) from exc
+    family = family_for_write(family_id=family.pk, by=by, permission=access.CHANGE)
+    _date_field("completed_on", completed_on, what="The completion date")
     assessment = Assessment.objects.create(
         family=family,
         completed_on=completed_on,
@@ -476,8 +566,9 @@ def plan_action_create(
     needs: list[Need],
     status: str = "open",
 ) -> PlanAction:
-    family = _family_for_write(family.pk, by, access.RECORD)
+    family = family_for_write(family_id=family.pk, by=by, permission=access.RECORD)
     _owner_on_team(family=family, agency=owner_agency)
+    _date_field("due_on", due_on, what="The due date", ahead_days=ACTION_DUE_AHEAD_DAYS)
     action = PlanAction.objects.create(
         family=family,
         description=description,
@@ -511,14 +602,24 @@ def plan_action_update(
     *, action_id: int, by: StaffMember, expected_version: int, **changes
 ) -> PlanAction:
     family_id = PlanAction.objects.values_list("family_id", flat=True).get(id=action_id)
-    family = _family_for_write(family_id, by, access.RECORD)
+    family = family_for_write(family_id=family_id, by=by, permission=access.RECORD)
     action = PlanAction.objects.select_for_update().get(id=action_id)
     action.family = family
+    if not access.may_update_plan_action(
+        staff=by,
+        perms=access.family_permissions(by.user, family),
+        owner_agency_id=action.owner_agency_id,
+    ):
+        raise access.Forbidden("Only the owner agency, the key worker or the lead agency.")
     if action.version != expected_version:
         raise StaleVersion()
     needs = changes.pop("needs", None)
     if "owner_agency" in changes:
         _owner_on_team(family=action.family, agency=changes["owner_agency"])
+    if "due_on" in changes:
+        _date_field(
+            "due_on", changes["due_on"], what="The due date", ahead_days=ACTION_DUE_AHEAD_DAYS
+        )
     for field, value in changes.items():
         setattr(action, field, value)
     action.version += 1
@@ -550,7 +651,9 @@ def intervention_create(
     outcome: str = "",
     visibility: str = "team",
 ) -> Intervention:
-    family = _family_for_write(family.pk, by, access.RECORD)
+    family = family_for_write(family_id=family.pk, by=by, permission=access.RECORD)
+    _date_field("started_on", started_on, what="The start", ahead_days=INTERVENTION_AHEAD_DAYS)
+    _date_field("ended_on", ended_on, what="The end", ahead_days=INTERVENTION_AHEAD_DAYS)
     try:
         validators.dates_in_order(started_on, ended_on)
     except ValidationError as exc:
@@ -599,9 +702,10 @@ def contact_create(
     intervention: Intervention | None = None,
     visibility: str = "team",
 ) -> Contact:
-    family = _family_for_write(family.pk, by, access.RECORD)
+    family = family_for_write(family_id=family.pk, by=by, permission=access.RECORD)
     if occurred_at > timezone.now() + timedelta(minutes=5):
         raise ValidationError({"occurred_at": ["A contact cannot be in the future."]})
+    _date_field("occurred_at", occurred_at, what="A contact", ahead_days=1)
     contact = Contact.objects.create(
         family=family,
         agency=by.agency,

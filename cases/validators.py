@@ -1,7 +1,7 @@
 """Validation of UK identifiers, postcodes and dates. Each raises django ValidationError."""
 
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -79,3 +79,34 @@ def date_not_future(value: date | None, *, what: str = "This date") -> None:
 def dates_in_order(start: date | None, end: date | None) -> None:
     if start and end and end < start:
         raise ValidationError("The end cannot be before the start.", code="end_before_start")
+
+
+# Date bounds, per field: nothing in the case record happened before this day (the record's
+# earliest history), and no one was born before 1900. How far ahead a date may be depends on the
+# field (`date_within`'s `ahead_days`).
+EARLIEST_CASE_DATE = date(2000, 1, 1)
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
+def date_within(
+    value: date | None,
+    *,
+    what: str,
+    earliest: date = EARLIEST_CASE_DATE,
+    ahead_days: int = 0,
+) -> None:
+    """`value` (a date, or a datetime's day) is between `earliest` and `ahead_days` ahead."""
+    if value is None:
+        return
+    day = value
+    if isinstance(value, datetime):
+        day = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    if day < earliest:
+        raise ValidationError(
+            f"{what} cannot be before {earliest:%-d %B %Y}.", code="date_too_early"
+        )
+    latest = timezone.localdate() + timedelta(days=ahead_days)
+    if day > latest:
+        if ahead_days == 0:
+            raise ValidationError(f"{what} cannot be in the future.", code="future_date")
+        raise ValidationError(f"{what} cannot be after {latest:%-d %B %Y}.", code="date_too_late")

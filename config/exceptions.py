@@ -6,7 +6,7 @@ from rest_framework import exceptions, status
 from rest_framework.exceptions import APIException
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from cases.access import NoAccess
+from cases.access import Forbidden, NoAccess, StateConflict
 
 
 class PreconditionFailed(APIException):
@@ -35,6 +35,10 @@ def exception_handler(exc, context):
             exc = exceptions.ValidationError({"detail": exc.messages})
     if isinstance(exc, (Http404, NoAccess)):
         exc = exceptions.NotFound()
+    elif isinstance(exc, Forbidden):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, StateConflict):
+        exc = Conflict(str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
         detail = response.data["detail"]

@@ -44,6 +44,9 @@ def _child(args) -> None:
         APP,
         lifespan="off",
         access_log=False,
+        # The client address is REMOTE_ADDR; a forwarded one is trusted only behind the
+        # configured number of proxies (TRUSTED_PROXY_COUNT, the sign-in throttle).
+        proxy_headers=False,
         log_level=args.log_level,
         timeout_graceful_shutdown=args.timeout_graceful_shutdown,
     )

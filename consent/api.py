@@ -7,11 +7,9 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agencies.models import Role
 from cases import access
 from cases.api import FamilyScopedListCreate, FamilyScopedView, page
 from cases.models import Family
-from config.exceptions import Conflict
 from consent import selectors, serializers, services
 
 
@@ -45,16 +43,53 @@ class SharingWithdraw(FamilyScopedView):
         request=serializers.WithdrawSerializer, responses={200: serializers.SharingBasisSerializer}
     )
     def post(self, request, family_id: int, basis_id: int):
+        basis = self.get_basis(basis_id)
+        reason = self.parse(serializers.WithdrawSerializer)["reason"]
+        basis = services.sharing_basis_withdraw(basis=basis, by=self.staff, reason=reason)
+        return self.respond(basis.id)
+
+    def get_basis(self, basis_id):
         basis = selectors.sharing_basis_list(family=self.family).filter(id=basis_id).first()
         if basis is None:
             raise Http404
-        reason = self.parse(serializers.WithdrawSerializer)["reason"]
-        try:
-            basis = services.sharing_basis_withdraw(basis=basis, by=self.staff, reason=reason)
-        except services.AlreadyWithdrawn as exc:
-            raise Conflict(str(exc)) from exc
-        basis = selectors.sharing_basis_list(family=self.family).get(id=basis.id)
+        return basis
+
+    def respond(self, basis_id):
+        basis = selectors.sharing_basis_list(family=self.family).get(id=basis_id)
         return Response(self.get_serializer(basis).data)
+
+
+class SharingConfirm(SharingWithdraw):
+    """The lead-agency manager named in a basis without consent confirms it (until then it
+    grants nothing)."""
+
+    write_permission = access.VIEW  # access.may_confirm_sharing_basis decides
+
+    @extend_schema(request=None, responses={200: serializers.SharingBasisSerializer})
+    def post(self, request, family_id: int, basis_id: int):
+        basis = self.get_basis(basis_id)
+        if not access.may_confirm_sharing_basis(staff=self.staff, family=self.family, basis=basis):
+            raise PermissionDenied("Only the lead-agency manager named in the decision.")
+        services.sharing_basis_confirm(basis_id=basis.id, by=self.staff)
+        return self.respond(basis.id)
+
+
+class SharingReview(SharingWithdraw):
+    """A lead-agency manager keeps a basis without consent in force until a new review date."""
+
+    write_permission = access.VIEW  # access.may_review_sharing_basis decides
+
+    @extend_schema(
+        request=serializers.SharingReviewSerializer,
+        responses={200: serializers.SharingBasisSerializer},
+    )
+    def post(self, request, family_id: int, basis_id: int):
+        basis = self.get_basis(basis_id)
+        if not access.may_review_sharing_basis(staff=self.staff, family=self.family):
+            raise PermissionDenied("Only a lead-agency manager reviews a sharing decision.")
+        data = self.parse(serializers.SharingReviewSerializer)
+        services.sharing_basis_review(basis_id=basis.id, by=self.staff, **data)
+        return self.respond(basis.id)
 
 
 class DisclosureList(FamilyScopedView, generics.ListAPIView):
@@ -69,11 +104,15 @@ class DisclosureList(FamilyScopedView, generics.ListAPIView):
 
 
 class EmergencyAccessRequest(APIView):
-    """Break-glass: any practitioner, by family id, even for a family they cannot see."""
+    """Break-glass: any practitioner, by family id, even for a family they cannot see. 201 with
+    the grant's end; 202 when a lead-agency manager must approve it first."""
 
     @extend_schema(
         request=serializers.EmergencyAccessRequestSerializer,
-        responses={201: serializers.EmergencyAccessGrantedSerializer},
+        responses={
+            201: serializers.EmergencyAccessGrantedSerializer,
+            202: serializers.EmergencyAccessGrantedSerializer,
+        },
     )
     def post(self, request, family_id: int):
         staff = access.case_staff(request.user)
@@ -87,35 +126,51 @@ class EmergencyAccessRequest(APIView):
             )
         except Family.DoesNotExist as exc:
             raise Http404 from exc
-        return Response(
-            {"id": grant.id, "expires_at": grant.expires_at}, status=status.HTTP_201_CREATED
-        )
+        body = serializers.EmergencyAccessGrantedSerializer(grant).data
+        pending = grant.expires_at is None
+        return Response(body, status=status.HTTP_202_ACCEPTED if pending else 201)
 
 
-class EmergencyAccessReview(APIView):
+class EmergencyAccessDecisionView(APIView):
+    """A lead-agency manager's decision on an emergency grant of a family they see."""
+
+    service = None
+    input_serializer = None
+
+    def decide(self, request, grant_id: int, **kwargs):
+        staff = access.case_staff(request.user)
+        grant = selectors.emergency_access_get(grant_id=grant_id) if staff else None
+        if grant is None or access.VIEW not in access.family_permissions(
+            request.user, grant.family
+        ):
+            raise Http404
+        if not access.may_review_emergency_access(staff=staff, family=grant.family):
+            raise PermissionDenied("Only a lead-agency manager decides on emergency access.")
+        data = self.input_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        grant = type(self).service(grant_id=grant.id, by=staff, **data.validated_data)
+        return Response(serializers.EmergencyAccessSerializer(grant).data)
+
+
+class EmergencyAccessReview(EmergencyAccessDecisionView):
+    service = staticmethod(services.emergency_access_review)
+    input_serializer = serializers.EmergencyReviewSerializer
+
     @extend_schema(
         request=serializers.EmergencyReviewSerializer,
         responses={200: serializers.EmergencyAccessSerializer},
     )
     def post(self, request, grant_id: int):
-        grant = selectors.emergency_access_get(grant_id=grant_id)
-        staff = access.case_staff(request.user)
-        if (
-            grant is None
-            or not access.families_visible_to(request.user).filter(id=grant.family_id).exists()
-        ):
-            raise Http404
-        if staff.agency_id != grant.family.lead_agency_id or staff.role != Role.MANAGER:
-            raise PermissionDenied("Only a lead-agency manager reviews emergency access.")
-        data = serializers.EmergencyReviewSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            grant = services.emergency_access_review(
-                grant=grant,
-                by=staff,
-                decision=data.validated_data["decision"],
-                notes=data.validated_data["notes"],
-            )
-        except services.AlreadyReviewed as exc:
-            raise Conflict(str(exc)) from exc
-        return Response(serializers.EmergencyAccessSerializer(grant).data)
+        return self.decide(request, grant_id)
+
+
+class EmergencyAccessApprove(EmergencyAccessDecisionView):
+    service = staticmethod(services.emergency_access_approve)
+    input_serializer = serializers.EmergencyApprovalSerializer
+
+    @extend_schema(
+        request=serializers.EmergencyApprovalSerializer,
+        responses={200: serializers.EmergencyAccessSerializer},
+    )
+    def post(self, request, grant_id: int):
+        return self.decide(request, grant_id)

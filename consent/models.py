@@ -58,7 +58,16 @@ class SharingBasis(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     withdrawal_reason = models.TextField(blank=True, default="")
-    # Bookkeeping for the sweep: expiry processed, expiry warning sent.
+    # A basis without consent grants nothing until the manager named in `decided_by` confirms it.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Bookkeeping for the sweep: expiry (or lapse at the review date) processed, warning sent.
     expiry_swept_at = models.DateTimeField(null=True, blank=True)
     expiring_alerted_at = models.DateTimeField(null=True, blank=True)
 
@@ -82,8 +91,19 @@ class EmergencyAccess(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
     reason = models.TextField()
-    granted_at = models.DateTimeField()
-    expires_at = models.DateTimeField()
+    requested_at = models.DateTimeField(null=True)
+    # Empty while a request waits for a manager's approval (after a "not justified" review of the
+    # same person on the same family, or past the daily limit); set when the grant starts.
+    granted_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    approval_required = models.BooleanField(default=False, db_default=False)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    refused_at = models.DateTimeField(null=True, blank=True)
+    # The family had withdrawn a basis covering the requester's agency: this grant overrides it.
+    overrides_withdrawal = models.BooleanField(default=False, db_default=False)
     expiry_swept_at = models.DateTimeField(null=True, blank=True)
     decision = models.CharField(max_length=20, choices=Decision.choices, blank=True, default="")
     review_notes = models.TextField(blank=True, default="")

@@ -7,22 +7,36 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from cases.models import Family
-from consent.models import AccessPeriod, EmergencyAccess, SharingBasis
+from consent.models import AccessPeriod, BasisKind, EmergencyAccess, SharingBasis
 
 
 def sharing_basis_list(*, family: Family) -> QuerySet[SharingBasis]:
     return SharingBasis.objects.filter(family=family).prefetch_related("agencies", "given_by")
 
 
+def sharing_basis_status(basis, today=None) -> str:
+    """active, awaiting_confirmation (without consent, not yet confirmed by the manager it
+    names), lapsed (its review date passed unreviewed), expired or withdrawn: the reading of
+    `access.sharing_basis_in_force_q` for one basis."""
+    today = today or timezone.localdate()
+    if basis.withdrawn_at is not None:
+        return "withdrawn"
+    if basis.expires_on is not None and basis.expires_on < today:
+        return "expired"
+    if basis.basis != BasisKind.CONSENT:
+        if basis.confirmed_at is None:
+            return "awaiting_confirmation"
+        if basis.review_on is None or basis.review_on < today:
+            return "lapsed"
+    return "active"
+
+
 def sharing_summary(*, family: Family, bases=None) -> dict:
-    """`{status, expires_on}` for the family detail: active / expired / withdrawn / none."""
+    """`{status, expires_on}` for the family detail: active / awaiting_confirmation / lapsed /
+    expired / withdrawn / none."""
     today = timezone.localdate()
     bases = list(family.sharing_bases.all() if bases is None else bases)
-    current = [
-        b
-        for b in bases
-        if b.withdrawn_at is None and (b.expires_on is None or b.expires_on >= today)
-    ]
+    current = [b for b in bases if sharing_basis_status(b, today) == "active"]
     if current:
         dated = [b.expires_on for b in current if b.expires_on is not None]
         undated = len(dated) < len(current)
@@ -30,8 +44,7 @@ def sharing_summary(*, family: Family, bases=None) -> dict:
     if not bases:
         return {"status": "none", "expires_on": None}
     latest = max(bases, key=lambda b: (b.recorded_at, b.id))
-    status = "withdrawn" if latest.withdrawn_at is not None else "expired"
-    return {"status": status, "expires_on": latest.expires_on}
+    return {"status": sharing_basis_status(latest, today), "expires_on": latest.expires_on}
 
 
 def access_period_list(*, family: Family) -> QuerySet[AccessPeriod]:

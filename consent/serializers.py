@@ -42,16 +42,16 @@ class SharingBasisSerializer(OutputSerializer):
             "withdrawn_at",
             "withdrawn_by",
             "withdrawal_reason",
+            "confirmed_at",
+            "confirmed_by",
+            "reviewed_at",
+            "reviewed_by",
         ]
 
     def get_status(self, obj) -> str:
-        from django.utils import timezone
+        from consent.selectors import sharing_basis_status
 
-        if obj.withdrawn_at is not None:
-            return "withdrawn"
-        if obj.expires_on is not None and obj.expires_on < timezone.localdate():
-            return "expired"
-        return "active"
+        return sharing_basis_status(obj)
 
 
 class SharingBasisCreateSerializer(serializers.Serializer):
@@ -100,8 +100,14 @@ class EmergencyAccessSerializer(OutputSerializer):
             "user",
             "agency",
             "reason",
+            "requested_at",
             "granted_at",
             "expires_at",
+            "approval_required",
+            "approved_by",
+            "approved_at",
+            "refused_at",
+            "overrides_withdrawal",
             "decision",
             "review_notes",
             "reviewed_by",
@@ -111,7 +117,22 @@ class EmergencyAccessSerializer(OutputSerializer):
 
 class EmergencyAccessGrantedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    expires_at = serializers.DateTimeField()
+    status = serializers.SerializerMethodField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    overrides_withdrawal = serializers.BooleanField()
+
+    def get_status(self, obj) -> str:
+        return "granted" if obj.expires_at is not None else "awaiting_approval"
+
+
+class EmergencyApprovalSerializer(serializers.Serializer):
+    approve = serializers.BooleanField()
+    notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class SharingReviewSerializer(serializers.Serializer):
+    review_on = serializers.DateField()
+    notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
 class EmergencyReviewSerializer(serializers.Serializer):

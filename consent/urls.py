@@ -11,11 +11,26 @@ urlpatterns = [
         api.SharingWithdraw.as_view(),
         name="sharing-withdraw",
     ),
+    path(
+        F + "sharing/<int:basis_id>/confirm/",
+        api.SharingConfirm.as_view(),
+        name="sharing-confirm",
+    ),
+    path(
+        F + "sharing/<int:basis_id>/review/",
+        api.SharingReview.as_view(),
+        name="sharing-review",
+    ),
     path(F + "disclosures/", api.DisclosureList.as_view(), name="disclosure-list"),
     path(F + "emergency-access/", api.EmergencyAccessRequest.as_view(), name="emergency-access"),
     path(
         "emergency-access/<int:grant_id>/review/",
         api.EmergencyAccessReview.as_view(),
         name="emergency-access-review",
+    ),
+    path(
+        "emergency-access/<int:grant_id>/approve/",
+        api.EmergencyAccessApprove.as_view(),
+        name="emergency-access-approve",
     ),
 ]

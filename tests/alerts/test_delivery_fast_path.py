@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agencies.models import Role
+from agencies.roles import Role
 from alerts import selectors, services
 from alerts.models import Alert
 from alerts.serializers import AlertSerializer

@@ -1,5 +1,6 @@
 """The unread-alerts digest (every leg): GOV.UK Notify against a fake server on loopback, and
-Django's e-mail backend.
+Django's e-mail backend. Either way it carries no case content: a count, family references and
+a sign-in link.
 
 The Notify path runs the real `notifications-python-client` against a local HTTP server that
 checks what GOV.UK Notify would check (the JWT signed with the key's secret, issued by the key's
@@ -21,6 +22,12 @@ from notifications_python_client.errors import HTTPError
 from alerts.models import Alert
 from alerts.tasks import alerts_digest_send
 from cases import services as case_services
+from tests.alerts.test_digest_access import (
+    digest_check,
+    scenario_build,
+    sent_from_email,
+    sent_from_notify,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +151,15 @@ def _digest() -> int:
     return alerts_digest_send.apply().get()
 
 
+def _link(settings) -> str:
+    return f"{settings.SITE_URL}/"
+
+
+def _no_summaries(text: str) -> None:
+    for summary in Alert.objects.values_list("summary", flat=True):
+        assert summary not in text, (summary, text)
+
+
 def test_notify_digest_sends_each_user_once(borough, notify_settings, fake_notify, mailoutbox):
     _set_email(borough.key_worker.user, "key.worker@council.example")
     _set_email(borough.partner.user, "partner@school.example")
@@ -161,11 +177,17 @@ def test_notify_digest_sends_each_user_once(borough, notify_settings, fake_notif
     assert set(by_address) == {"key.worker@council.example", "partner@school.example"}
     kw_email = by_address["key.worker@council.example"]
     assert kw_email["template_id"] == TEMPLATE_ID
-    assert kw_email["personalisation"]["count"] == "1"  # one aged, unread alert
-    assert "Home visit" in kw_email["personalisation"]["body"]
-    assert "Attendance plan agreed" not in kw_email["personalisation"]["body"]  # already read
-    assert "Too new to digest" not in kw_email["personalisation"]["body"]
-    assert "can now see" in by_address["partner@school.example"]["personalisation"]["body"]
+    reference = borough.family.reference
+    # One aged, unread alert (the other was read, the third is too new); nothing of its text.
+    assert kw_email["personalisation"] == {
+        "count": "1",
+        "references": reference,
+        "link": _link(notify_settings),
+    }
+    partner = sent_from_notify(by_address["partner@school.example"])
+    assert (partner.count, reference in partner.text) == (1, True)
+    for sent in map(sent_from_notify, fake_notify.emails):
+        _no_summaries(sent.text)
     headers = fake_notify.requests[0]["headers"]
     assert headers["Authorization"].startswith("Bearer ")
     assert headers["User-agent"].startswith("NOTIFY-API-PYTHON-CLIENT/")
@@ -185,8 +207,9 @@ def test_notify_digest_sends_each_user_once(borough, notify_settings, fake_notif
     _age_all()
     assert _digest() == 1
     assert fake_notify.emails[-1]["email_address"] == "key.worker@council.example"
-    assert fake_notify.emails[-1]["personalisation"]["count"] == "1"
-    assert "Too new to digest" in fake_notify.emails[-1]["personalisation"]["body"]
+    last = sent_from_notify(fake_notify.emails[-1])
+    assert last.count == 1 and reference in last.text
+    _no_summaries(last.text)
 
 
 def test_notify_failure_keeps_alerts_for_the_next_run(borough, notify_settings, fake_notify):
@@ -214,6 +237,21 @@ def test_users_without_email_or_inactive_get_no_digest(borough, notify_settings,
     assert fake_notify.emails == []
 
 
+def test_notify_digest_after_withdrawal(borough, client_for, notify_settings, fake_notify):
+    """Consent withdrawn over HTTP: the partners hear nothing of the family through Notify."""
+
+    def post(user, path, body):
+        return client_for(user).post(path, body, format="json")
+
+    scenario = scenario_build(borough, post)
+    _age_all()
+
+    assert _digest() == 2
+
+    sent = [sent_from_notify(e) for e in fake_notify.emails]
+    digest_check(borough, scenario, sent, _link(notify_settings))
+
+
 def test_django_email_digest(borough, settings, mailoutbox):
     settings.NOTIFY_API_KEY = ""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -228,8 +266,11 @@ def test_django_email_digest(borough, settings, mailoutbox):
     message = mailoutbox[0]
     assert message.to == ["key.worker@council.example"]
     assert message.subject == "Team Around: unread alerts"
-    assert "2 unread alert(s)" in message.body
-    assert "Attendance plan agreed" in message.body and "Home visit" in message.body
+    sent = sent_from_email(message.to, message.subject, message.body)
+    assert sent.count == 2
+    assert borough.family.reference in message.body and _link(settings) in message.body
+    assert "Attendance plan agreed" not in message.body and "Home visit" not in message.body
+    _no_summaries(message.body)
     assert not Alert.objects.filter(
         recipient=borough.key_worker.user, digested_at__isnull=True
     ).exists()

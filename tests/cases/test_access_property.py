@@ -37,14 +37,11 @@ from hypothesis.stateful import (
 )
 from rest_framework.test import APIClient
 
-from agencies.models import AgencyKind, Role
+from agencies.models import AgencyKind
+from agencies.roles import Role
 from cases import access, services
-from cases.models import (
-    Family,
-    FamilyGroupObjectPermission,
-    FamilyUserObjectPermission,
-    Involvement,
-)
+from cases.grants import FamilyGroupObjectPermission, FamilyUserObjectPermission
+from cases.models import Family, Involvement
 from consent import services as consent_services
 from tests import factories as f
 
@@ -208,6 +205,14 @@ def make_machine(world: World):
                 if u.agency and u.agency.id == lead and u.role in LEADING_ROLES
             )
 
+        def manager_of(self, i: int):
+            """The lead agency's manager: who allocates the key worker."""
+            return next(
+                u.user.staff
+                for u in world.users
+                if u.agency and u.agency.id == self.lead[i] and u.role == "manager"
+            )
+
         # --- steps ------------------------------------------------------------------------------
 
         @initialize(
@@ -336,7 +341,7 @@ def make_machine(world: World):
             version = Family.objects.values_list("version", flat=True).get(id=self.families[i].id)
             kwargs = dict(
                 family_id=self.families[i].id,
-                by=self.staff_of(i),
+                by=self.manager_of(i),
                 expected_version=version,
                 key_worker_id=new_id,
             )
@@ -509,8 +514,8 @@ def test_team_changes_made_with_a_family_loaded_before_a_key_worker_change_keep_
     assert key_worker_grants() == {(second.user_id, p) for p in ALL}
 
     services.involvement_create(family=family, by=first, agency=police)
-    services.family_update(
-        family_id=family.id, by=first, expected_version=2, key_worker_id=third.user_id
+    services.family_update(  # the key worker hands over again
+        family_id=family.id, by=second, expected_version=2, key_worker_id=third.user_id
     )
     services.involvement_end(involvement=joined, by=first)  # `joined.family` is the old copy
     assert key_worker_grants() == {(third.user_id, p) for p in ALL}

@@ -24,7 +24,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import URLPattern
 
-from agencies.models import AgencyKind, Role
+from agencies.models import AgencyKind
+from agencies.roles import Role
 from cases import services, urls
 from cases.models import (
     Assessment,
@@ -200,6 +201,10 @@ def _family_if_match(w: World) -> dict:
     return {"HTTP_IF_MATCH": f'"{Family.objects.get(id=w.family.id).version}"'}
 
 
+def _need_if_match(w: World) -> dict:
+    return {"HTTP_IF_MATCH": f'"{Need.objects.get(id=w.ids["need"]).version}"'}
+
+
 def _action_if_match(key: str):
     def headers(w: World) -> dict:
         return {"HTTP_IF_MATCH": f'"{PlanAction.objects.get(id=w.ids[key]).version}"'}
@@ -277,12 +282,14 @@ ENDPOINTS = (
         201,
         body=lambda w: {"outcome": "health", "descriptor": "Missed dental appointments"},
     ),
+    Endpoint("need-detail", "GET", F + "needs/{need}/", VIEW),
     Endpoint(
         "need-detail",
         "PATCH",
         F + "needs/{need}/",
-        RECORD,
+        CHANGE,  # a need's status: the key worker and the lead agency
         body=lambda w: {"status": "in_progress"},
+        headers=_need_if_match,
     ),
     Endpoint("assessment-list", "GET", F + "assessments/", VIEW),
     Endpoint(

@@ -17,7 +17,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from agencies.models import AgencyKind, Role
+from agencies.models import AgencyKind
+from agencies.roles import Role
 from cases import access, services
 from cases.models import HeadlineOutcome
 from tests import factories as f
@@ -32,6 +33,7 @@ class Ctx:
     borough: object
     agency_admin: object
     action: object = None
+    need: object = None
 
 
 @pytest.fixture
@@ -119,6 +121,12 @@ def grow_actions(c: Ctx, n: int) -> None:
             due_on=date(2026, 1, 1) + timedelta(days=i),
             needs=needs,
         )
+
+
+def grow_need_detail(c: Ctx, n: int) -> None:
+    """More needs on the family; the detail shows the first."""
+    needs = [_need(c) for _ in range(n)]
+    c.need = c.need or needs[0]
 
 
 def grow_action_needs(c: Ctx, n: int) -> None:
@@ -217,6 +225,13 @@ ENDPOINTS = (
     Measured("members", lambda c: _family_path(c, "members/"), grow_members, 4),
     Measured("team", lambda c: _family_path(c, "team/"), grow_team, 4),
     Measured("needs", lambda c: _family_path(c, "needs/"), grow_needs, 4),
+    Measured(
+        "need detail",
+        lambda c: _family_path(c, f"needs/{c.need.id}/"),
+        grow_need_detail,
+        4,
+        rows=None,
+    ),
     Measured("assessments", lambda c: _family_path(c, "assessments/"), grow_assessments, 4),
     Measured("actions", lambda c: _family_path(c, "actions/"), grow_actions, 5),
     Measured(
@@ -291,6 +306,7 @@ def test_every_get_endpoint_is_measured():
         "member-list": "members",
         "team-list": "team",
         "need-list": "needs",
+        "need-detail": "need detail",
         "assessment-list": "assessments",
         "action-list": "actions",
         "action-detail": "action detail",

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from agencies.models import AgencyKind, Role
+from agencies.models import AgencyKind
+from agencies.roles import Role
 from cases import services as case_services
 from tests import factories as f
 from tests.factories import kept_db  # noqa: F401 - the consent tests import it from here

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agencies.models import Role
+from agencies.roles import Role
 from consent import services as consent_services
 from consent.models import EmergencyAccess, SharingBasis
 from tests import factories as f

@@ -26,11 +26,13 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import URLPattern, resolve
+from django.utils import timezone
 
-from agencies.models import Role
+from agencies.roles import Role
 from cases import access
 from cases import urls as case_urls
-from cases.models import Family, FamilyGroupObjectPermission, FamilyUserObjectPermission
+from cases.grants import FamilyGroupObjectPermission, FamilyUserObjectPermission
+from cases.models import Family
 from consent import services as consent_services
 from consent import urls as consent_urls
 from consent.models import AccessPeriod, EmergencyAccess, SharingBasis
@@ -69,6 +71,7 @@ SHARING_VIEW = Rule(allowed=VISIBLE)
 SHARING_CHANGE = Rule(allowed=CHANGERS)  # key worker or lead-agency key_worker/manager
 EMERGENCY_REQUEST = Rule(allowed=PRACTITIONERS, visible=None)  # any practitioner, by id
 EMERGENCY_REVIEW = Rule(allowed=frozenset({MANAGER}))  # lead-agency manager
+NAMED_MANAGER = Rule(allowed=frozenset({MANAGER}))  # the standard world's decisions name MANAGER
 
 
 def _consent_body(w) -> dict:
@@ -90,6 +93,19 @@ CONSENT_ENDPOINTS = (
         SHARING_CHANGE,
         body=lambda w: {"reason": "Mum withdrew consent by phone."},
     ),
+    Endpoint(
+        "sharing-confirm",
+        "POST",
+        F + "sharing/{decision}/confirm/",
+        NAMED_MANAGER,  # the lead-agency manager the decision names
+    ),
+    Endpoint(
+        "sharing-review",
+        "POST",
+        F + "sharing/{confirmed}/review/",
+        EMERGENCY_REVIEW,  # a lead-agency manager
+        body=lambda w: {"review_on": str(timezone.localdate() + timedelta(days=60))},
+    ),
     Endpoint("disclosure-list", "GET", F + "disclosures/", SHARING_CHANGE),
     Endpoint(
         "emergency-access",
@@ -106,6 +122,13 @@ CONSENT_ENDPOINTS = (
         EMERGENCY_REVIEW,
         body=lambda w: {"decision": "upheld", "notes": "Proportionate."},
     ),
+    Endpoint(
+        "emergency-access-approve",
+        "POST",
+        "emergency-access/{pending}/approve/",
+        EMERGENCY_REVIEW,
+        body=lambda w: {"approve": True, "notes": "Approved after a call."},
+    ),
 )
 
 # Every families endpoint: the foundation's family-scoped rows, the families list (visibility
@@ -119,13 +142,18 @@ NOT_FAMILY_SCOPED = {
     ("family-list", "POST"),  # creating a family: no family involved (foundation matrix)
     ("outcome-list", "GET"),  # public framework (foundation matrix)
     ("emergency-access-review", "POST"),  # by grant id: the actor table below
+    ("emergency-access-approve", "POST"),  # by grant id: the actor table below
 }
 
 
 def consent_snapshot(w: World) -> tuple:
     family_id = w.family.id
     return snapshot(w) + (
-        tuple(SharingBasis.objects.order_by("id").values_list("id", "withdrawn_at")),
+        tuple(
+            SharingBasis.objects.order_by("id").values_list(
+                "id", "withdrawn_at", "confirmed_at", "review_on"
+            )
+        ),
         tuple(EmergencyAccess.objects.order_by("id").values_list("id", "decision", "expires_at")),
         AccessPeriod.objects.filter(family_id=family_id).count(),
         FamilyGroupObjectPermission.objects.filter(content_object_id=family_id).count(),
@@ -137,6 +165,7 @@ def _assert_not_disclosed(client, endpoint, w, response) -> None:
     """404 with the same body as for a family (or grant) that does not exist."""
     missing = dict(w.ids, family=Family.objects.order_by("-id").first().id + 1000)
     missing["grant"] = (EmergencyAccess.objects.order_by("-id").first() or w).id + 1000
+    missing["pending"] = missing["grant"]
     ghost = _call(client, endpoint, w, ids=missing)
     assert (ghost.status_code, ghost.json()) == (404, response.json())
 
@@ -183,16 +212,31 @@ def _needed_permission(endpoint: Endpoint) -> str:
     return cls.read_permission if endpoint.method == "GET" else cls.write_permission
 
 
-_KEYS = ("need", "member", "involvement", "action_partner", "action_lead", "basis", "grant")
+_KEYS = (
+    "need",
+    "member",
+    "involvement",
+    "action_partner",
+    "action_lead",
+    "basis",
+    "decision",
+    "confirmed",
+    "grant",
+    "pending",
+)
 
 
 def situation_expected(situation: Situation, endpoint: Endpoint) -> int:
     if endpoint.name == "emergency-access":
-        return 201  # any practitioner may ask, visible or not
+        # Any practitioner may ask, visible or not: one live grant at a time (409); the subject
+        # took the daily limit of grants building these worlds, so a manager must approve (202).
+        return 409 if situation is EMERGENCY_LIVE else 202
     if endpoint.name == "family-list":
         return 200  # visibility shows as membership of the list
     if not situation.perms:
         return 404
+    if endpoint.name in {"sharing-confirm", "sharing-review"}:
+        return 403  # the subject, a partner practitioner, is never a lead-agency manager
     return 200 if _needed_permission(endpoint) in situation.perms else 403
 
 
@@ -231,7 +275,10 @@ def _situation_family(town, name: str, *, school_on_team: bool, covered: list) -
         health=town.health.id,
         parent=parent.id,
         basis=basis.id if basis else 1,
+        decision=basis.id if basis else 1,
+        confirmed=basis.id if basis else 1,
         grant=1,
+        pending=1,
     )
     return World(
         borough=town,
@@ -286,8 +333,12 @@ def situations(django_db_setup, django_db_blocker):
             worlds[name].ids["grant"] = grant.id
         gone = EmergencyAccess.objects.get(id=worlds[EMERGENCY_EXPIRED.name].ids["grant"])
         swept = consent_services.sharing_sweep(now=gone.expires_at + timedelta(minutes=1))
-        # The live grant is swept too at that instant; grant it again so it is live now.
+        # The live grant is swept too at that instant; both end in the past, as swept grants
+        # do, and the one family's is granted again so it is live now.
         assert swept["emergency_expired"] == 2
+        EmergencyAccess.objects.filter(expiry_swept_at__isnull=False).update(
+            expires_at=timezone.now() - timedelta(minutes=1)
+        )
         live = consent_services.emergency_access_grant(
             family_id=worlds[EMERGENCY_LIVE.name].ids["family"], by=partner, reason=REASON
         )
@@ -374,10 +425,34 @@ def standard(django_db_setup, django_db_blocker):
             username="platform-root-consent", email="root@example.org", password=f.PASSWORD
         )
         parent = f.parent_make(family=town.family, by=kw, given_name="Sam")
-        basis = SharingBasis.objects.filter(family=town.family).get()
+        basis = SharingBasis.objects.filter(family=town.family, basis="consent").get()
         grant = consent_services.emergency_access_grant(
             family_id=town.family.id, by=town.health_practitioner, reason=REASON
         )
+        # A request waiting for a manager's approval: its earlier grant was not justified.
+        health2 = f.staff_make(agency=town.health, role=Role.PRACTITIONER)
+        refused = consent_services.emergency_access_grant(
+            family_id=town.family.id, by=health2, reason=REASON
+        )
+        consent_services.emergency_access_review(
+            grant_id=refused.id, by=town.manager, decision="not_justified"
+        )
+        pending = consent_services.emergency_access_grant(
+            family_id=town.family.id, by=health2, reason=REASON
+        )
+        assert pending.expires_at is None
+        # Decisions to share without consent: one waiting for the manager it names, one in force.
+        decisions = {
+            who: consent_services.sharing_basis_create(
+                family=town.family,
+                by=who,
+                basis="safeguarding",
+                agencies=[town.school],
+                justification="Risk of significant harm.",
+                decided_by_id=town.manager.user_id,
+            )
+            for who in (kw, town.manager)
+        }
         users = {
             KEY_WORKER: kw.user,
             MANAGER: town.manager.user,
@@ -397,7 +472,10 @@ def standard(django_db_setup, django_db_blocker):
             "school": town.school.id,
             "parent": parent.id,
             "basis": basis.id,
+            "decision": decisions[kw].id,
+            "confirmed": decisions[town.manager].id,
             "grant": grant.id,
+            "pending": pending.id,
         }
         yield World(
             borough=town,
@@ -427,6 +505,14 @@ def test_withdrawal_by_a_lead_ends_the_partners_access_in_the_same_request(
     """The accepted withdraw cell above changes grants; here its effect on the partner."""
     partner = client_for(standard.users[PARTNER])
     url = API + F.format(**standard.ids)
+    assert partner.get(url).status_code == 200
+    for decision in ("decision", "confirmed"):  # the decisions without consent end first
+        ended = client_for(standard.users[MANAGER]).post(
+            url + f"sharing/{standard.ids[decision]}/withdraw/",
+            {"reason": "No longer necessary."},
+            format="json",
+        )
+        assert ended.status_code == 200
     assert partner.get(url).status_code == 200
     response = client_for(standard.users[MANAGER]).post(
         url + "sharing/{basis}/withdraw/".format(**standard.ids),

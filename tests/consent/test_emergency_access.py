@@ -40,7 +40,8 @@ def test_an_uninvolved_practitioner_gets_view_access_at_once_for_four_hours(
     response = _request(outsider, urls)
 
     body = response.json()
-    assert set(body) == {"id", "expires_at"}
+    assert set(body) == {"id", "status", "expires_at", "overrides_withdrawal"}
+    assert (body["status"], body["overrides_withdrawal"]) == ("granted", False)
     expires_at = parse_datetime(body["expires_at"])
     assert before + timedelta(hours=4) <= expires_at <= timezone.now() + timedelta(hours=4)
     grant = EmergencyAccess.objects.get(id=body["id"])

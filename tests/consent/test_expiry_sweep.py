@@ -24,14 +24,20 @@ from django.utils import timezone
 
 from alerts.models import Alert
 from cases import access
-from cases.models import FamilyGroupObjectPermission, FamilyUserObjectPermission
+from cases.grants import FamilyGroupObjectPermission, FamilyUserObjectPermission
 from consent import services
 from consent.models import AccessPeriod, EmergencyAccess, SharingBasis
 from tests import factories as f
 
 API = "/api/v1/"
 ROOT = Path(__file__).resolve().parents[2]
-NO_CHANGE = {"bases_expired": 0, "emergency_expired": 0, "expiry_warnings": 0}
+NO_CHANGE = {
+    "bases_expired": 0,
+    "bases_lapsed": 0,
+    "emergency_expired": 0,
+    "expiry_warnings": 0,
+    "review_warnings": 0,
+}
 
 
 def _detail(family) -> str:

@@ -26,7 +26,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from agencies import services as agency_services
-from agencies.models import Agency, AgencyKind, Role, StaffMember
+from agencies.models import Agency, AgencyKind, StaffMember
+from agencies.roles import Role
 from alerts import services as alert_services
 from alerts.models import Alert
 from cases import services, validators
@@ -824,7 +825,7 @@ class Seeder:
             return
         key_worker = h.key_worker
         if h.index == 3:
-            consent_services.sharing_basis_create(
+            basis = consent_services.sharing_basis_create(
                 family=h.family,
                 by=key_worker,
                 basis="safeguarding",
@@ -836,6 +837,8 @@ class Seeder:
                 decided_by_id=self.staff["eh.manager"].user_id,
                 special_category_condition="DPA 2018 Sch. 1 para 18 (safeguarding)",
             )
+            # The manager it names confirms the decision: from then on it grants access.
+            consent_services.sharing_basis_confirm(basis_id=basis.id, by=self.staff["eh.manager"])
             return
         givers = [p for p in h.adults if p.parental_responsibility][:1]
         expires_on = self.today + timedelta(days=9) if h.index == 5 else None
@@ -940,7 +943,13 @@ class Seeder:
             )
             h.actions.append((action, need))
             if status == ActionStatus.IN_PROGRESS:
-                services.need_update(need=need, by=h.key_worker, status=NeedStatus.IN_PROGRESS)
+                services.need_update(
+                    need_id=need.id,
+                    by=h.key_worker,
+                    expected_version=need.version,
+                    status=NeedStatus.IN_PROGRESS,
+                )
+                need.version += 1
         return taf_on
 
     def progress(self, h: Household, *, taf_on: date) -> None:
@@ -1146,7 +1155,13 @@ class Seeder:
         services.plan_action_update(
             action_id=action.id, by=owner, expected_version=action.version, status="done"
         )
-        services.need_update(need=need, by=owner, status=NeedStatus.ACHIEVED)
+        # The key worker records the need achieved (a need's status is the lead's to change).
+        services.need_update(
+            need_id=need.id,
+            by=h.key_worker,
+            expected_version=Need.objects.get(id=need.id).version,
+            status=NeedStatus.ACHIEVED,
+        )
 
     @staticmethod
     def work(h: Household, need: Need, code: str) -> tuple[str, str, str]:

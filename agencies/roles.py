@@ -1,0 +1,19 @@
+"""Staff roles: the names, and which of them work with case data.
+
+What a role may do is decided in one place, cases/access.py. Only it compares roles; other
+modules that import this one only create staff with a role, or offer the roles as choices
+(the import-linter contract "Role comparisons only in cases.access" in pyproject.toml).
+"""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    PRACTITIONER = "practitioner", "Practitioner"
+    KEY_WORKER = "key_worker", "Key worker"
+    MANAGER = "manager", "Manager"
+    AGENCY_ADMIN = "agency_admin", "Agency admin"
+
+
+# Roles that work with case data. An agency admin manages staff and sees no family.
+CASE_ROLES = frozenset({Role.PRACTITIONER, Role.KEY_WORKER, Role.MANAGER})
