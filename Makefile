@@ -17,7 +17,14 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+# The GOV.UK Design System's assets, from the npm package pinned in package-lock.json (.npmrc
+# keeps download addresses out of the lock file).
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "needs npm (Node.js)"; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $@
+
+install: $(BIN)/.installed node_modules/.installed
 
 demo: install
 	$(BIN)/python manage.py migrate --noinput
@@ -49,4 +56,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .pytest_cache
+	rm -rf $(VENV) node_modules db.sqlite3 .pytest_cache

@@ -528,6 +528,27 @@ def staff_change_watcher_ids(*, agency_id: int) -> set[int]:
     )
 
 
+HOME_CASELOAD = "caseload"  # key workers: their own families
+HOME_PARTNER = "partner"  # practitioners: the families their agency works with
+HOME_MANAGER = "manager"  # managers: every family their agency leads
+HOME_STAFF = "staff"  # agency admins: their agency's staff
+HOME_ADMIN = "admin"  # platform admins: the Django admin (no case data)
+HOME_NONE = "none"  # signed in with no role here
+
+
+def home_for(user) -> str:
+    """Which home page a signed-in person lands on, by their role."""
+    staff = staff_for_user(user)
+    if staff is None:
+        return HOME_ADMIN if getattr(user, "is_staff", False) else HOME_NONE
+    return {
+        Role.KEY_WORKER: HOME_CASELOAD,
+        Role.PRACTITIONER: HOME_PARTNER,
+        Role.MANAGER: HOME_MANAGER,
+        Role.AGENCY_ADMIN: HOME_STAFF,
+    }.get(staff.role, HOME_NONE)
+
+
 def lead_manager_ids(*, family: Family) -> set[int]:
     """User ids of the active managers of the family's lead agency (who approve, review and
     decide; alerted of emergency access)."""

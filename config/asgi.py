@@ -28,10 +28,12 @@ class SyncChainASGIHandler(ASGIHandler):
 
 django_asgi_app = SyncChainASGIHandler()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.auth import AuthMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.sessions import CookieMiddleware, SessionMiddleware  # noqa: E402
 
+from config.middleware import RefuseNulCookiesWebSocket  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 
 if os.environ.get("EMBEDDED_BEAT") == "1":
@@ -42,8 +44,14 @@ if os.environ.get("EMBEDDED_BEAT") == "1":
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
+        # channels' AuthMiddlewareStack, with cookies holding a NUL refused before the session
+        # is read.
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            CookieMiddleware(
+                RefuseNulCookiesWebSocket(
+                    SessionMiddleware(AuthMiddleware(URLRouter(websocket_urlpatterns)))
+                )
+            )
         ),
     }
 )

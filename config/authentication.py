@@ -48,10 +48,11 @@ class TokenAuthentication(authentication.TokenAuthentication):
         db = user._state.db
         staff = None
         if user.staff__id is not None:
+            # Model.from_db takes the values in the model's field order, whatever the names say.
             staff = StaffMember.from_db(
                 db,
-                ["user_id", *STAFF_FIELDS],
-                [user.id, *(getattr(user, f"staff__{f}") for f in STAFF_FIELDS)],
+                ["id", "user_id", "agency_id", "role"],
+                [user.staff__id, user.id, user.staff__agency_id, user.staff__role],
             )
             staff.agency = Agency.from_db(
                 db, list(AGENCY_FIELDS), [getattr(user, f"agency__{f}") for f in AGENCY_FIELDS]

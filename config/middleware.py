@@ -39,3 +39,21 @@ def _has_nul(request) -> bool:
         if NUL in name or any(NUL in value for value in values):
             return True
     return any(NUL in name or NUL in value for name, value in request.COOKIES.items())
+
+
+class RefuseNulCookiesWebSocket:
+    """The WebSocket's counterpart of `RefuseNulMiddleware` for cookies: a connection whose
+    cookies (as channels' CookieMiddleware parsed them) hold a NUL is closed before the session
+    is looked up (on PostgreSQL, a session key with a NUL is a database error)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        cookies = scope.get("cookies") or {}
+        if any(NUL in name or NUL in value for name, value in cookies.items()):
+            message = await receive()
+            if message.get("type") == "websocket.connect":
+                await send({"type": "websocket.close", "code": 4400})
+            return None
+        return await self.inner(scope, receive, send)

@@ -6,6 +6,7 @@ REDIS_URL=redis://… (channels-redis pub/sub layer and the Celery broker).
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RefuseNulMiddleware",  # NUL in path, query or cookie: 400, not a 500
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -74,6 +76,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "alerts.context_processors.alerts",
             ]
         },
     }
@@ -194,6 +197,19 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The GOV.UK Design System from its npm package (installed by `make install`, not committed),
+# and our own script and styles; served by the app (whitenoise), never from a CDN.
+STATICFILES_DIRS = [
+    ("govuk", BASE_DIR / "node_modules" / "govuk-frontend" / "dist" / "govuk"),
+    BASE_DIR / "static",
+]
+WHITENOISE_USE_FINDERS = True  # serve straight from the folders above: no collectstatic needed
+# Without `collectstatic` there is no STATIC_ROOT folder; whitenoise serves through the finders.
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+# Browser pages sign in with a session (CSRF on every form).
+LOGIN_URL = "sign-in"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "sign-in"
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},

@@ -10,4 +10,9 @@ urlpatterns = [
     path("api/v1/", include("consent.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Pages for people (server-rendered, GOV.UK Design System look).
+    path("", include("agencies.page_urls")),
+    path("", include("alerts.page_urls")),
+    path("", include("consent.page_urls")),
+    path("", include("cases.page_urls")),
 ]

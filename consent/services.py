@@ -417,12 +417,11 @@ def _emergency_expire(*, grant_id: int, now) -> int:
 
 @transaction.atomic
 def _basis_warn(*, basis_id: int, now) -> int:
-    basis = SharingBasis.objects.select_for_update().select_related("family").get(id=basis_id)
+    family, basis = _locked_family_then(SharingBasis, basis_id)
     if basis.expiring_alerted_at is not None:
         return 0
     basis.expiring_alerted_at = now
     basis.save(update_fields=["expiring_alerted_at"])
-    family = basis.family
     if family.key_worker_id:
         alert_services.alerts_for_event(
             family=family,

@@ -71,3 +71,22 @@ def test_deactivated_user_and_changed_role_take_effect_on_the_next_request(clien
     member.user.is_active = False
     member.user.save(update_fields=["is_active"])
     assert client.get(ME).status_code == 401
+
+
+def test_the_staff_membership_built_from_the_token_is_the_database_row(db):
+    """The membership the one statement builds has the row's own id, user, agency and role (the
+    services lock and compare it by primary key)."""
+    from agencies.models import StaffMember
+    from config.authentication import TokenAuthentication
+
+    get_user_model().objects.create_user("no-staff-row")  # user and staff ids drift apart
+    staff = f.staff_make(role=Role.KEY_WORKER)
+    user, _ = TokenAuthentication().authenticate_credentials(f.token_for(staff.user))
+    built = user._staff_cache
+    row = StaffMember.objects.get(user=staff.user)
+    assert (built.pk, built.user_id, built.agency_id, built.role) == (
+        row.pk,
+        row.user_id,
+        row.agency_id,
+        row.role,
+    )

@@ -453,6 +453,24 @@ def test_nul_in_websocket_ticket_refuses_the_socket(borough, client_for, forged)
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("cookie", [b'sessionid="\\000abc"', b"sessionid=abc\x00def"])
+def test_nul_in_websocket_session_cookie_refuses_the_socket(borough, cookie):
+    """A session cookie holding a NUL: refused before the session is read (a database error on
+    PostgreSQL)."""
+
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application,
+            "/ws/alerts/",
+            headers=[(b"origin", b"http://localhost"), (b"cookie", cookie)],
+        )
+        connected, _ = await communicator.connect()
+        assert not connected
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("frame", ["[" * 2000 + "]" * 2000, '[{"":' * 550 + "0" + "}]" * 550])
 def test_deeply_nested_websocket_frame_is_a_bad_frame(borough, client_for, frame):
     """A frame under the size limit but nested past Python's recursion limit: the protocol's

@@ -1,0 +1,3 @@
+"""Page routes for sharing, consent and emergency access forms."""
+
+urlpatterns = []
