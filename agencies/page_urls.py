@@ -8,4 +8,8 @@ urlpatterns = [
     path("sign-in/", views.SignIn.as_view(), name="sign-in"),
     path("sign-out/", views.SignOut.as_view(), name="sign-out"),
     # --- staff pages ---
+    path("staff/", views.staff_page, name="staff-page"),
+    path("staff/add/", views.staff_add, name="staff-add"),
+    path("staff/<int:staff_id>/", views.staff_change, name="staff-change"),
+    path("staff/<int:staff_id>/deactivate/", views.staff_deactivate, name="staff-deactivate"),
 ]

@@ -1,16 +1,18 @@
-"""Writes for agencies and staff."""
+"""Writes for agencies and staff: agencies, staff accounts, roles and deactivation."""
 
 import hashlib
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
+from rest_framework.authtoken.models import Token
 
 from agencies.models import Agency, StaffMember
+from alerts import push
 from alerts import services as alert_services
-from alerts.models import AlertKind
+from alerts.models import AlertKind, AlertTicket
 from audit import services as audit_services
 from audit.models import StaffAction
 
@@ -131,3 +133,67 @@ def _staff_change_alert(*, staff: StaffMember, by_user, summary: str) -> None:
         summary=summary,
         agency_id=staff.agency_id,
     )
+
+
+@transaction.atomic
+def staff_deactivate(*, staff: StaffMember, by_user) -> StaffMember:
+    """Deactivate `staff`'s user: audited, alerted to the agency's other admins and managers,
+    and every way in ended in the same transaction: the user's API tokens, their sessions, and
+    (once committed) their open alert sockets.
+
+    Only someone who may manage the agency's staff (`access.may_manage_staff`); nobody
+    deactivates their own account (another admin, or a platform admin, does). An account already
+    inactive is left as it is and nothing is recorded, but its tokens and sessions are still
+    ended.
+    """
+    from cases import access
+
+    if not access.may_manage_staff(user=by_user, agency=staff.agency):
+        raise access.Forbidden("Only platform administrators and this agency's admins.")
+    current = StaffMember.objects.select_related("user").get(pk=staff.pk)
+    user = User.objects.select_for_update().get(pk=current.user_id)
+    if user.pk == by_user.pk:
+        raise ValidationError({NON_FIELD_ERRORS: ["You cannot deactivate your own account."]})
+    was_active = user.is_active
+    if was_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    Token.objects.filter(user=user).delete()
+    AlertTicket.objects.filter(user=user).delete()
+    _sessions_end(user_id=user.pk)
+    staff.user.is_active = False
+    if not was_active:
+        return staff
+    audit_services.staff_event_record(
+        actor=by_user,
+        agency_id=current.agency_id,
+        subject_id=user.pk,
+        action=StaffAction.DEACTIVATED,
+        old_role=current.role,
+        new_role=current.role,
+    )
+    _staff_change_alert(
+        staff=current,
+        by_user=by_user,
+        summary=f"Staff account deactivated: {user.username} by {by_user.username}",
+    )
+    transaction.on_commit(lambda: push.user_revoke(user.pk), robust=True)
+    return staff
+
+
+def _sessions_end(*, user_id: int) -> None:
+    """Delete the user's sessions from the database session store (the one configured).
+
+    Session data is signed and encoded, so the rows are read and decoded to find the user's:
+    one pass over the unexpired sessions, for a rare action.
+    """
+    from django.contrib.auth import SESSION_KEY
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    mine = [
+        session.pk
+        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+        if session.get_decoded().get(SESSION_KEY) == str(user_id)
+    ]
+    Session.objects.filter(pk__in=mine).delete()

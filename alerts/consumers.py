@@ -4,6 +4,11 @@ Protocol (API.md): server → {"type": "alert", "alert": {...}}; client → {"ty
 "after": <id>} → every newer alert the user may still see, in order, then {"type": "resumed"};
 {"type": "ping"} ↔ {"type": "pong"}. Bad frames get {"type": "error", ...}; the socket stays open.
 Access is re-checked at every delivery; a user deactivated or without a case role is closed.
+
+Signed in with a ticket (`?ticket=`, from `POST /api/v1/alerts/ticket/`) or, for the pages,
+with the session cookie (channels' AuthMiddleware, config/asgi.py). A session socket also
+re-checks at every delivery, resume and ping that its session still holds the same sign-in:
+signed out (or expired) → closed with 4401.
 """
 
 from __future__ import annotations
@@ -27,6 +32,30 @@ CLOSE_REVOKED = 4403
 @database_sync_to_async
 def _ticket_user(key: str):
     return services.ticket_redeem(key=key)
+
+
+def _session_sign_in(session) -> tuple[str | None, str | None]:
+    """(session key, the sign-in's hash) of a session channels resolved for the socket."""
+    from django.contrib.auth import HASH_SESSION_KEY
+
+    return session.session_key, session.get(HASH_SESSION_KEY)
+
+
+def _session_holds_sync(session_key: str, user_id: int, session_hash: str | None) -> bool:
+    """The session is still there, unexpired, signed in as the same user with the same hash
+    (signing out deletes it; a password change elsewhere ends it at its next request)."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+
+    data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
+    return str(data.get(SESSION_KEY)) == str(user_id) and data.get(HASH_SESSION_KEY) == (
+        session_hash
+    )
+
+
+_session_holds = database_sync_to_async(_session_holds_sync, thread_sensitive=False)
 
 
 @database_sync_to_async
@@ -61,6 +90,8 @@ _deliverable = database_sync_to_async(_deliverable_sync, thread_sensitive=False)
 
 class AlertConsumer(AsyncWebsocketConsumer):
     user = None
+    session_key = None  # set for a socket signed in with the session cookie
+    session_hash = None
 
     async def connect(self):
         user = await self._authenticate()
@@ -79,9 +110,21 @@ class AlertConsumer(AsyncWebsocketConsumer):
         if "ticket" in query:
             return await _ticket_user(query["ticket"][0])
         user = self.scope.get("user")
-        if user is not None and user.is_authenticated:
-            return user
+        if user is not None and user.is_authenticated and self.scope.get("session") is not None:
+            self.session_key, self.session_hash = await database_sync_to_async(_session_sign_in)(
+                self.scope["session"]
+            )
+            return user if self.session_key else None
         return None
+
+    async def _signed_in(self) -> bool:
+        """A ticket socket: yes; a session socket: while its session holds (else closed)."""
+        if self.session_key is None:
+            return True
+        if await _session_holds(self.session_key, self.user.id, self.session_hash):
+            return True
+        await self.close(code=CLOSE_UNAUTHORISED)
+        return False
 
     async def disconnect(self, code):
         if self.user is not None:
@@ -98,6 +141,8 @@ class AlertConsumer(AsyncWebsocketConsumer):
             return await self._error("bad_frame", "Send a JSON object.")
         kind = message.get("type")
         if kind == "ping":
+            if not await self._signed_in():
+                return None
             if not await _still_allowed(self.user.id):
                 return await self.close(code=CLOSE_REVOKED)
             return await self._send({"type": "pong"})
@@ -109,6 +154,8 @@ class AlertConsumer(AsyncWebsocketConsumer):
         return await self._error("unknown_type", "Known types: resume, ping.")
 
     async def _resume(self, after: int):
+        if not await self._signed_in():
+            return None
         while True:
             batch = await _deliverable(self.user.id, after=after)
             if batch is None:
@@ -121,6 +168,8 @@ class AlertConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "resumed"})
 
     async def alert_ids(self, event):
+        if not await self._signed_in():
+            return None
         batch = await _deliverable(self.user.id, ids=event["ids"])
         if batch is None:
             return await self.close(code=CLOSE_REVOKED)

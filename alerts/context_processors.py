@@ -1,4 +1,5 @@
-"""What every page's header shows: the signed-in user's unread alert count."""
+"""What every page's header shows: the signed-in user's unread alert count, and the id of the
+newest alert they may see (where static/js/live.js resumes the alerts socket from)."""
 
 from alerts import selectors
 
@@ -7,4 +8,5 @@ def alerts(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"unread_alerts": selectors.alert_list(user=user, unread=True).count()}
+    unread_count, last_id = selectors.alert_header(user=user)
+    return {"unread_alerts": unread_count, "last_alert_id": last_id}

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from agencies.models import Agency
 from alerts.models import Alert
 from cases import access
-from config.db import instances
+from config.db import hot_cursor, instances
 
 # Alerts that tell a user they lost access must reach them although the family is now hidden;
 # their summaries carry nothing of the record.
@@ -25,6 +25,29 @@ def alert_list(*, user, unread: bool = False) -> QuerySet[Alert]:
     if unread:
         qs = qs.filter(read_at__isnull=True)
     return qs.select_related("agency")
+
+
+def alert_header(*, user) -> tuple[int, int]:
+    """(unread alerts, newest alert id or 0) of `alert_list(user=user)`, in one statement written
+    as SQL: what every page's header shows (alerts.context_processors). The visibility rule is
+    `access.family_visible_sql`, applied only to a user `access.case_staff` admits (as
+    `families_visible_to` sees no family for anyone else)."""
+    kinds = ", ".join(["%s"] * len(ALWAYS_DELIVERED))
+    params: list = [user.id, *ALWAYS_DELIVERED]
+    if access.case_staff(user) is not None:
+        visible = access.family_visible_sql("a.family_id", per_row=True)
+        params += [user.id, user.id]
+    else:
+        visible = "1 = 0"
+    sql = (
+        f"SELECT COUNT(CASE WHEN a.read_at IS NULL THEN 1 END), COALESCE(MAX(a.id), 0)"
+        f" FROM {Alert._meta.db_table} a WHERE a.recipient_id = %s"
+        f" AND (a.family_id IS NULL OR a.kind IN ({kinds}) OR {visible})"
+    )
+    with hot_cursor() as cursor:
+        cursor.execute(sql, params)
+        unread, newest = cursor.fetchone()
+    return unread, newest
 
 
 def alerts_after(*, user, after_id: int, limit: int = 1000) -> list[Alert]:

@@ -22,10 +22,12 @@ class AccessEvent(models.Model):
 class StaffAction(models.TextChoices):
     CREATED = "created", "Staff account created"
     ROLE_CHANGED = "role_changed", "Role changed"
+    DEACTIVATED = "deactivated", "Account deactivated"
 
 
 class StaffEvent(models.Model):
-    """Append-only record of staff accounts created and roles changed, and by whom.
+    """Append-only record of staff accounts created, roles changed and accounts deactivated, and
+    by whom (a deactivation keeps the role in both role columns).
 
     `actor` is empty when the system did it (demo data, management commands); the API and the
     Django admin always name the signed-in user.

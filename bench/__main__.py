@@ -24,6 +24,7 @@ BENCHES = [
     "visibility",  # visible families three ways: ours, guardian default, SQL floor (issue 5)
     "http_load",  # 4 endpoints × ours/textbook/floor over HTTP, 8 clients (issue 5)
     "alerts_latency",  # alert latency from the POST to another user's socket (issue 3)
+    "page_load",  # the caseload and family pages beside the JSON they stand for
 ]
 
 

@@ -608,12 +608,14 @@ def may_review_sharing_basis(*, staff: StaffMember | None, family: Family) -> bo
 EMERGENCY_GRANT = "grant"
 EMERGENCY_LIVE = "live"
 EMERGENCY_NEEDS_APPROVAL = "needs_approval"
+EMERGENCY_WAITING = "waiting"
 
 
 def emergency_access_allowance(*, user_id: int, family: Family, now: datetime) -> str:
     """What a request for emergency access by `user_id` on `family` gets at `now`:
 
     - `live`: the person already holds a live grant on this family (one at a time);
+    - `waiting`: the person's request for this family already waits for a manager's approval;
     - `needs_approval`: a manager must approve it, because an earlier grant of this person on
       this family was found not justified, or the person has taken the daily limit of grants
       (settings.EMERGENCY_ACCESS_DAILY_LIMIT) since midnight;
@@ -626,6 +628,11 @@ def emergency_access_allowance(*, user_id: int, family: Family, now: datetime) -
     mine = EmergencyAccess.objects.filter(user_id=user_id)
     if mine.filter(family=family, expires_at__gt=now).exists():
         return EMERGENCY_LIVE
+    waiting = mine.filter(
+        family=family, approval_required=True, approved_at__isnull=True, refused_at__isnull=True
+    )
+    if waiting.exists():
+        return EMERGENCY_WAITING
     if mine.filter(family=family, decision=EmergencyAccess.Decision.NOT_JUSTIFIED).exists():
         return EMERGENCY_NEEDS_APPROVAL
     midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -645,6 +652,21 @@ def emergency_access_overrides_withdrawal(*, agency_id: int, family: Family, tod
     return SharingBasis.objects.filter(
         family=family, withdrawn_at__isnull=False, agencies__id=agency_id
     ).exists()
+
+
+def restricted_entries_q(user) -> Q:
+    """`restricted_q` for entries of many families at once (a home page's rows, each family one
+    the user sees): team entries, the user's agency's own, and every entry of the families for
+    which `sees_every_restricted_entry` holds (the user is the key worker, or a manager of the
+    lead agency). Filters interventions, contacts and chronology entries through their
+    `family`."""
+    staff = case_staff(user)
+    if staff is None:
+        return Q(pk__in=[])
+    q = Q(visibility="team") | Q(agency_id=staff.agency_id) | Q(family__key_worker_id=user.id)
+    if staff.role == Role.MANAGER:
+        q |= Q(family__lead_agency_id=staff.agency_id)
+    return q
 
 
 @dataclass(frozen=True)
@@ -725,21 +747,30 @@ def case_user_allowed(is_active, role) -> bool:
     return bool(is_active) and role in CASE_ROLES
 
 
-def family_visible_sql(family: str, user: str = "%s") -> str:
+def family_visible_sql(family: str, user: str = "%s", *, per_row: bool = False) -> str:
     """SQL condition: the family `family` is visible to the user `user` (a view grant to their
     agency's group or to them), the rule of `families_visible_to` for a caller's own statement.
 
     Both are SQL expressions (a column, or `%s`); each `%s` takes one parameter in each of the
-    two EXISTS, user before family: `user="%s"` (the default) → params (user id, user id)."""
+    two EXISTS, user before family: `user="%s"` (the default) → params (user id, user id).
+
+    `per_row`: the same test as scalar subqueries (`LIMIT 1`), which PostgreSQL probes by index
+    for each row instead of hashing every grant of the agency first: for a statement over a
+    few rows (one user's alerts)."""
     t, perm = _tables(), _view_permission_sql()
-    return (
-        f"(EXISTS (SELECT 1 FROM {t.groups} vg"
+    by_group = (
+        f"SELECT 1 FROM {t.groups} vg"
         f" INNER JOIN {t.agency} va ON va.group_id = vg.group_id"
         f" INNER JOIN {t.staff} vs ON vs.agency_id = va.id WHERE vs.user_id = {user}"
-        f" AND vg.permission_id = {perm} AND vg.content_object_id = {family})"
-        f" OR EXISTS (SELECT 1 FROM {t.users} vx WHERE vx.user_id = {user}"
-        f" AND vx.permission_id = {perm} AND vx.content_object_id = {family}))"
+        f" AND vg.permission_id = {perm} AND vg.content_object_id = {family}"
     )
+    by_user = (
+        f"SELECT 1 FROM {t.users} vx WHERE vx.user_id = {user}"
+        f" AND vx.permission_id = {perm} AND vx.content_object_id = {family}"
+    )
+    if per_row:
+        return f"(({by_group} LIMIT 1) IS NOT NULL OR ({by_user} LIMIT 1) IS NOT NULL)"
+    return f"(EXISTS ({by_group}) OR EXISTS ({by_user}))"
 
 
 TEAM = object()  # `family_viewers_among(user_ids=TEAM)`: the family's team

@@ -263,3 +263,20 @@ class ChronologyEntry(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["family", "-at", "-id"])]
+
+
+class FamilyVisit(models.Model):
+    """When a person last opened a family's page, and the newest chronology entry of the family
+    then: the page marks the entries added since ("New"). One row per person and family."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="+")
+    seen_at = models.DateTimeField()
+    # Chronology ids only grow: an entry is new when its id is above this (its `at` is when the
+    # event happened, which may be before the visit for work recorded late).
+    last_entry_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "family"], name="one_visit_per_user_family")
+        ]

@@ -103,11 +103,13 @@ def family_detail(*, user, family_id: int) -> Family:
     return family_detail_prefetch(family_get(user=user, family_id=family_id))
 
 
-def family_detail_prefetch(family: Family) -> Family:
+def family_detail_prefetch(family: Family, *, sharing_bases: bool = True) -> Family:
     """Load what the detail shows onto a family already checked: its key worker's and lead
     agency's names, its members, its active team with agency and practitioner names, its needs
     with their outcome, and its sharing bases (for the summary), as `key_worker`, `lead_agency`,
-    `detail_members`, `active_team`, `detail_needs`, `detail_sharing_bases`.
+    `detail_members`, `active_team`, `detail_needs`, `detail_sharing_bases`. Without
+    `sharing_bases` (the family page, which loads the bases with more of them) the last is not
+    loaded.
 
     Five statements written as SQL (config.db.instances: model instances; prepared statements
     on PostgreSQL, raw querysets elsewhere):
@@ -158,6 +160,8 @@ def family_detail_prefetch(family: Family) -> Family:
     )
     _related_attach(needs, "outcome", ("code", "label"))
     family.detail_needs = needs
+    if not sharing_bases:
+        return family
     family.detail_sharing_bases = instances(
         SharingBasis,
         f"SELECT id, family_id, basis, withdrawn_at, expires_on, review_on, confirmed_at,"
@@ -241,4 +245,390 @@ def chronology_list(*, user, family: Family) -> QuerySet[ChronologyEntry]:
 def outcome_list(*, framework_version: str | None = None) -> QuerySet[HeadlineOutcome]:
     return HeadlineOutcome.objects.filter(
         framework_version=framework_version or CURRENT_FRAMEWORK, active=True
+    )
+
+
+# --- home pages: a key worker's caseload, a partner agency's families, a manager's overview ---
+
+ACTIONS_DUE_WITHIN_DAYS = 14
+OPEN_ACTION_STATUSES = ("open", "in_progress")
+
+# How each home page may be sorted: the page's choice → the ORDER BY (ending in a unique column,
+# so pages never overlap).
+CASELOAD_ORDERINGS = {
+    "reference": ("reference",),
+    "name": ("name", "reference"),
+    "next_review": (F("next_review_on").asc(nulls_last=True), "reference"),
+    "level_of_need": (F("level_of_need").desc(nulls_last=True), "reference"),
+}
+LEAD_FAMILY_ORDERINGS = {
+    "key_worker": (
+        F("key_worker__last_name").asc(nulls_first=True),
+        F("key_worker__first_name").asc(nulls_first=True),
+        "key_worker_id",
+        "status",
+        "reference",
+    ),
+    "status": (
+        "status",
+        F("key_worker__last_name").asc(nulls_first=True),
+        F("key_worker__first_name").asc(nulls_first=True),
+        "key_worker_id",
+        "reference",
+    ),
+    "reference": ("reference",),
+    "next_review": (F("next_review_on").asc(nulls_last=True), "reference"),
+}
+
+
+def caseload(
+    *,
+    user,
+    q: str | None = None,
+    status: str | None = "open",
+    level_of_need: int | None = None,
+    ordering: str = "reference",
+    today=None,
+) -> QuerySet[Family]:
+    """The user's own families as key worker (`family_list(key_worker_me=True)`: the same
+    visibility, status and search), each annotated in the same statement with:
+
+    - `actions_due`: its open or in-progress plan actions due within ACTIONS_DUE_WITHIN_DAYS
+      days or overdue;
+    - `unread_alerts`: the user's unread alerts about it;
+    - `latest_other_id`: the newest chronology entry recorded by another agency than the
+      user's, among the entries the user may see (`access.restricted_entries_q`); what the page
+      shows of it is read for a page at once (`caseload_latest_attach`).
+
+    Correlated subqueries, so a page of families costs one statement whatever its length.
+    """
+    from datetime import timedelta
+
+    from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+    from django.utils import timezone
+
+    from alerts.models import Alert
+
+    staff = access.case_staff(user)
+    if staff is None:
+        return Family.objects.none()
+    today = today or timezone.localdate()
+    qs = family_list(user=user, status=status, key_worker_me=True, q=q)
+    if level_of_need is not None:
+        qs = qs.filter(level_of_need=level_of_need)
+    actions_due = (
+        PlanAction.objects.filter(
+            family_id=OuterRef("pk"),
+            status__in=OPEN_ACTION_STATUSES,
+            due_on__lte=today + timedelta(days=ACTIONS_DUE_WITHIN_DAYS),
+        )
+        .order_by()
+        .values("family_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    unread = (
+        Alert.objects.filter(recipient_id=user.id, family_id=OuterRef("pk"), read_at__isnull=True)
+        .order_by()
+        .values("family_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    latest = (
+        ChronologyEntry.objects.filter(family_id=OuterRef("pk"), agency_id__isnull=False)
+        .exclude(agency_id=staff.agency_id)
+        .filter(access.restricted_entries_q(user))
+        .order_by("-at", "-id")
+    )
+    zero = Value(0, output_field=IntegerField())
+    return qs.annotate(
+        actions_due=Coalesce(Subquery(actions_due, output_field=IntegerField()), zero),
+        unread_alerts=Coalesce(Subquery(unread, output_field=IntegerField()), zero),
+        latest_other_id=Subquery(latest.values("id")[:1]),
+    ).order_by(*CASELOAD_ORDERINGS.get(ordering, CASELOAD_ORDERINGS["reference"]))
+
+
+def caseload_latest_attach(families) -> None:
+    """Set `latest_other_at`, `latest_other_summary` and `latest_other_agency` (None when it
+    has none) on each family of a `caseload` page, from its `latest_other_id`: one statement
+    for the page."""
+    ids = {f.latest_other_id for f in families if f.latest_other_id is not None}
+    rows = (
+        {
+            row["id"]: row
+            for row in ChronologyEntry.objects.filter(id__in=ids).values(
+                "id", "at", "summary", "agency__name"
+            )
+        }
+        if ids
+        else {}
+    )
+    for family in families:
+        row = rows.get(family.latest_other_id, {})
+        family.latest_other_at = row.get("at")
+        family.latest_other_summary = row.get("summary")
+        family.latest_other_agency = row.get("agency__name")
+
+
+def partner_families(*, user, q: str | None = None, status: str | None = "open"):
+    """The families the user's agency sees (`family_list`: the same visibility and search)."""
+    return family_list(user=user, status=status, q=q)
+
+
+def agency_open_actions(*, user) -> QuerySet[PlanAction]:
+    """The open and in-progress plan actions owned by the user's agency, across the open
+    families the user sees, soonest due first, with each family's reference and name."""
+    staff = access.case_staff(user)
+    if staff is None:
+        return PlanAction.objects.none()
+    return (
+        PlanAction.objects.filter(
+            family_id__in=access.families_visible_to(user).filter(status="open").values("id"),
+            owner_agency_id=staff.agency_id,
+            status__in=OPEN_ACTION_STATUSES,
+        )
+        .select_related("family")
+        .only(
+            "id",
+            "description",
+            "due_on",
+            "status",
+            "family_id",
+            "family__id",
+            "family__reference",
+            "family__name",
+        )
+        .order_by("due_on", "id")
+    )
+
+
+def lead_families(
+    *,
+    user,
+    q: str | None = None,
+    status: str | None = None,
+    key_worker: int | str | None = None,
+    ordering: str = "key_worker",
+) -> QuerySet[Family]:
+    """The families the user sees whose lead agency is the user's agency (a manager's
+    overview), optionally of one key worker (`"none"`: without one), sorted as asked."""
+    staff = access.case_staff(user)
+    if staff is None:
+        return Family.objects.none()
+    qs = family_list(user=user, status=status, q=q).filter(lead_agency_id=staff.agency_id)
+    if key_worker == "none":
+        qs = qs.filter(key_worker__isnull=True)
+    elif key_worker is not None:
+        qs = qs.filter(key_worker_id=key_worker)
+    return qs.order_by(*LEAD_FAMILY_ORDERINGS.get(ordering, LEAD_FAMILY_ORDERINGS["key_worker"]))
+
+
+def lead_families_by_key_worker(*, user) -> list[dict]:
+    """Per key worker (None: families without one), how many open and closed families of the
+    user's agency they hold among those the user sees: `key_worker_id`, `first_name`,
+    `last_name`, `username`, `name` (full name, else username), `open`, `closed`; unallocated
+    first, then by name."""
+    from django.db.models import Count
+
+    staff = access.case_staff(user)
+    if staff is None:
+        return []
+    rows = (
+        access.families_visible_to(user)
+        .filter(lead_agency_id=staff.agency_id)
+        .order_by()
+        .values(
+            "key_worker_id",
+            "key_worker__first_name",
+            "key_worker__last_name",
+            "key_worker__username",
+        )
+        .annotate(
+            open=Count("id", filter=Q(status="open")),
+            closed=Count("id", filter=Q(status="closed")),
+        )
+    )
+    out = [
+        {
+            "key_worker_id": row["key_worker_id"],
+            "first_name": row["key_worker__first_name"] or "",
+            "last_name": row["key_worker__last_name"] or "",
+            "username": row["key_worker__username"] or "",
+            "name": " ".join(
+                part
+                for part in (row["key_worker__first_name"], row["key_worker__last_name"])
+                if part
+            )
+            or row["key_worker__username"]
+            or "",
+            "open": row["open"],
+            "closed": row["closed"],
+        }
+        for row in rows
+    ]
+    out.sort(
+        key=lambda r: (
+            r["key_worker_id"] is not None,
+            r["last_name"].lower(),
+            r["first_name"].lower(),
+            r["key_worker_id"] or 0,
+        )
+    )
+    return out
+
+
+def overdue_reviews(*, user, today=None) -> QuerySet[Family]:
+    """The open families of the user's agency (as lead, among those the user sees) whose next
+    review date has passed, longest overdue first."""
+    from django.utils import timezone
+
+    today = today or timezone.localdate()
+    return (
+        lead_families(user=user, status="open")
+        .filter(next_review_on__lt=today)
+        .order_by("next_review_on", "reference")
+    )
+
+
+def emergency_access_awaiting(*, user):
+    """Emergency access on the open or closed families the user's agency leads (among those the
+    user sees) that waits for a manager: granted and not yet reviewed, or asked for and
+    waiting for approval (neither approved nor refused). Oldest first, with the family, the
+    person and their agency."""
+    from consent.models import EmergencyAccess
+
+    staff = access.case_staff(user)
+    if staff is None:
+        return EmergencyAccess.objects.none()
+    families = access.families_visible_to(user).filter(lead_agency_id=staff.agency_id)
+    waiting = Q(granted_at__isnull=False, reviewed_at__isnull=True) | Q(
+        approval_required=True, approved_at__isnull=True, refused_at__isnull=True
+    )
+    return (
+        EmergencyAccess.objects.filter(family_id__in=families.values("id"))
+        .filter(waiting)
+        .select_related("family", "user", "agency")
+        .order_by("requested_at", "id")
+    )
+
+
+# --- reads for the family page and its forms (cases/views.py, consent/views.py) ----------------
+
+
+def family_visit_get(*, user, family: Family):
+    """The person's last visit of the family's page (cases.FamilyVisit), or None."""
+    from cases.models import FamilyVisit
+
+    # A raw queryset: one row by its unique key, without the ORM's compilation.
+    visits = FamilyVisit.objects.raw(
+        f"SELECT * FROM {FamilyVisit._meta.db_table} WHERE user_id = %s AND family_id = %s",
+        [user.id, family.id],
+    )
+    return next(iter(visits), None)
+
+
+def chronology_latest_id(*, family: Family) -> int:
+    """The id of the family's newest chronology entry (0 when it has none): what a visit
+    remembers, restricted entries included (ids only)."""
+    from django.db.models import Max
+
+    latest = ChronologyEntry.objects.filter(family=family).aggregate(latest=Max("id"))["latest"]
+    return latest or 0
+
+
+def chronology_filter_options(*, user, family: Family) -> list[tuple[int | None, str, str]]:
+    """(agency id, agency name, type) of the entries of the family the user sees, each pair
+    once, in one query: what the chronology's filters offer."""
+    return list(
+        chronology_list(user=user, family=family)
+        .order_by()
+        .values_list("agency_id", "agency__name", "type")
+        .distinct()
+    )
+
+
+def chronology_summary(*, user, family: Family, since: int | None) -> list[dict]:
+    """The family's chronology counted in one statement, by agency, type and whether the user
+    sees the entries (`seen`, as `chronology_list` decides it): `n` entries, `new` of them after
+    entry `since` (0 when None) and `latest` (the newest id). What the family page's filters
+    offer, its page count, what is new since the last visit, and what the visit remembers
+    (`chronology_latest_id`: restricted entries included) come from these rows."""
+    from django.db.models import BooleanField, Case, Count, Max, Value, When
+
+    visible = access.restricted_q(user, family)
+    seen = (
+        Case(When(visible, then=Value(True)), default=Value(False), output_field=BooleanField())
+        if visible
+        else Value(True, output_field=BooleanField())
+    )
+    new = Count("id", filter=Q(id__gt=since)) if since is not None else Value(0)
+    return list(
+        ChronologyEntry.objects.filter(family=family)
+        .order_by()
+        .values("agency_id", "agency__name", "type", seen=seen)
+        .annotate(n=Count("id"), new=new, latest=Max("id"))
+    )
+
+
+def plan_action_list_for_page(*, family: Family) -> QuerySet[PlanAction]:
+    """The plan with each action's owner agency (grouped by it on the page)."""
+    return (
+        PlanAction.objects.filter(family=family)
+        .select_related("owner_agency")
+        .order_by("owner_agency__name", "due_on", "id")
+    )
+
+
+def assessment_list_for_page(*, family: Family) -> QuerySet[Assessment]:
+    return assessment_list(family=family).select_related("agency")
+
+
+def agency_choices() -> QuerySet[Agency]:
+    return Agency.objects.order_by("name").only("id", "name")
+
+
+def lead_managers(*, family: Family) -> list:
+    """The active managers of the family's lead agency (users), by name: who may decide on
+    sharing without consent (`access.lead_manager_ids`)."""
+    ids = access.lead_manager_ids(family=family)
+    return list(get_user_model().objects.filter(id__in=ids).order_by("first_name", "last_name"))
+
+
+def key_worker_candidates(*, family: Family) -> list:
+    """Staff who may hold the family as key worker (`access.may_be_key_worker`): active, of the
+    lead agency or of an agency on the team; with user and agency, by agency and name."""
+    from agencies.models import StaffMember
+
+    agencies = {family.lead_agency_id} | set(
+        Involvement.objects.filter(family=family, ended_on__isnull=True).values_list(
+            "agency_id", flat=True
+        )
+    )
+    staff = StaffMember.objects.filter(agency_id__in=agencies, user__is_active=True)
+    staff = staff.select_related("user", "agency").order_by(
+        "agency__name", "user__first_name", "user__last_name"
+    )
+    return [s for s in staff if access.may_be_key_worker(s)]
+
+
+def practitioner_choices(*, agency_id: int) -> list:
+    """The agency's active staff who work with families (`access.works_with_families`), with
+    their user, by name: who may be named on a family's team for that agency."""
+    from agencies.models import StaffMember
+
+    staff = StaffMember.objects.filter(agency_id=agency_id, user__is_active=True)
+    staff = staff.select_related("user", "agency").order_by("user__first_name", "user__last_name")
+    return [s for s in staff if access.works_with_families(s)]
+
+
+def emergency_access_list(*, family: Family) -> QuerySet:
+    """The family's emergency grants and requests, newest first, with who asked and their
+    agency (for its lead-agency managers, who review them)."""
+    from consent.models import EmergencyAccess
+
+    return (
+        EmergencyAccess.objects.filter(family=family)
+        .select_related("user", "agency")
+        .order_by("-requested_at", "-id")
     )

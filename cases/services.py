@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from agencies.models import Agency, StaffMember
@@ -734,3 +734,30 @@ def contact_create(
         visibility=visibility,
     )
     return contact
+
+
+def family_visit_record(*, user, family: Family, last_entry_id: int) -> None:
+    """Remember that `user` opened the family's page now, having seen the chronology up to
+    `last_entry_id` (cases.FamilyVisit, one row per person and family)."""
+    from django.db import IntegrityError
+
+    from cases.models import FamilyVisit
+
+    now = timezone.now()
+    visits = FamilyVisit.objects.filter(user_id=user.id, family_id=family.id)
+    # The update every visit but the first makes, written as SQL (the family page's own write).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {FamilyVisit._meta.db_table} SET seen_at = %s, last_entry_id = %s"
+            f" WHERE user_id = %s AND family_id = %s",
+            [connection.ops.adapt_datetimefield_value(now), last_entry_id, user.id, family.id],
+        )
+        if cursor.rowcount:
+            return
+    try:
+        with transaction.atomic():
+            FamilyVisit.objects.create(
+                user_id=user.id, family_id=family.id, seen_at=now, last_entry_id=last_entry_id
+            )
+    except IntegrityError:  # a visit in another tab made the row first
+        visits.update(seen_at=now, last_entry_id=last_entry_id)

@@ -7,12 +7,15 @@ queryset, so the user gets the database's converters) and the membership is reme
 user for the request. Staff and agency carry the fields requests use (role; name, kind, group);
 any other field loads on first use. Built by the ORM with `select_related`, the same read took
 ~1.5 ms of Python a request, the largest single cost of a chronology page. The answers are
-DRF's: 401 for an unknown token or an inactive user.
+DRF's: 401 for an unknown token or an inactive user. `SessionUserBackend` reads the signed-in
+user of a session the same way.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
@@ -24,38 +27,66 @@ STAFF_FIELDS = ("id", "agency_id", "role")
 AGENCY_FIELDS = ("id", "name", "kind", "group_id")
 
 
+def _user_with_staff(source: str, where: str, params: list):
+    """The user of `source` (a FROM clause joining the user as `u`) matching `where`, with their
+    staff membership and its agency remembered on it (`staff_remember`), in one statement; or
+    None."""
+    User = get_user_model()
+    staff_columns = ", ".join(f"s.{f} AS staff__{f}" for f in STAFF_FIELDS)
+    agency_columns = ", ".join(f"a.{f} AS agency__{f}" for f in AGENCY_FIELDS)
+    rows = instances(
+        User,
+        f"SELECT u.*, {staff_columns}, {agency_columns} FROM {source}"
+        f" LEFT JOIN {StaffMember._meta.db_table} s ON s.user_id = u.id"
+        f" LEFT JOIN {Agency._meta.db_table} a ON a.id = s.agency_id"
+        f" WHERE {where}",
+        params,
+    )
+    if not rows:
+        return None
+    user = rows[0]
+    db = user._state.db
+    staff = None
+    if user.staff__id is not None:
+        # Model.from_db takes the values in the model's field order, whatever the names say.
+        staff = StaffMember.from_db(
+            db,
+            ["id", "user_id", "agency_id", "role"],
+            [user.staff__id, user.id, user.staff__agency_id, user.staff__role],
+        )
+        staff.agency = Agency.from_db(
+            db, list(AGENCY_FIELDS), [getattr(user, f"agency__{f}") for f in AGENCY_FIELDS]
+        )
+    staff_remember(user, staff)
+    return user
+
+
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key):
         Token = self.get_model()
         User = get_user_model()
-        staff_columns = ", ".join(f"s.{f} AS staff__{f}" for f in STAFF_FIELDS)
-        agency_columns = ", ".join(f"a.{f} AS agency__{f}" for f in AGENCY_FIELDS)
-        rows = instances(
-            User,
-            f"SELECT u.*, {staff_columns}, {agency_columns}"
-            f" FROM {Token._meta.db_table} t"
-            f" INNER JOIN {User._meta.db_table} u ON u.id = t.user_id"
-            f" LEFT JOIN {StaffMember._meta.db_table} s ON s.user_id = u.id"
-            f" LEFT JOIN {Agency._meta.db_table} a ON a.id = s.agency_id"
-            f" WHERE t.key = %s",
+        user = _user_with_staff(
+            f"{Token._meta.db_table} t INNER JOIN {User._meta.db_table} u ON u.id = t.user_id",
+            "t.key = %s",
             [key],
         )
-        if not rows:
+        if user is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        user = rows[0]
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        db = user._state.db
-        staff = None
-        if user.staff__id is not None:
-            # Model.from_db takes the values in the model's field order, whatever the names say.
-            staff = StaffMember.from_db(
-                db,
-                ["id", "user_id", "agency_id", "role"],
-                [user.staff__id, user.id, user.staff__agency_id, user.staff__role],
-            )
-            staff.agency = Agency.from_db(
-                db, list(AGENCY_FIELDS), [getattr(user, f"agency__{f}") for f in AGENCY_FIELDS]
-            )
-        staff_remember(user, staff)
-        return (user, Token.from_db(db, ["key", "user_id"], [key, user.id]))
+        return (user, Token.from_db(user._state.db, ["key", "user_id"], [key, user.id]))
+
+
+class SessionUserBackend(ModelBackend):
+    """Django's ModelBackend, whose `get_user` (the signed-in user of every page, from the
+    session) reads the user with their staff membership and agency in one statement, as
+    `TokenAuthentication` does; the same answer: None for no such user or an inactive one."""
+
+    def get_user(self, user_id):
+        User = get_user_model()
+        try:
+            user_id = User._meta.pk.to_python(user_id)
+        except ValidationError:
+            return None
+        user = _user_with_staff(f"{User._meta.db_table} u", "u.id = %s", [user_id])
+        return user if user is not None and self.user_can_authenticate(user) else None

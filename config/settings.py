@@ -79,7 +79,22 @@ TEMPLATES = [
                 "alerts.context_processors.alerts",
             ]
         },
-    }
+    },
+    {
+        # The caseload and family pages (config/jinja2.py), which render with `using="jinja2"`;
+        # every other page and form stays on the Django engine above.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {
+            "environment": "config.jinja2.environment",
+            "context_processors": [
+                "django.contrib.messages.context_processors.messages",
+                "alerts.context_processors.alerts",
+            ],
+        },
+    },
 ]
 
 # --- Database -----------------------------------------------------------------------------------
@@ -134,7 +149,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Auth and object permissions ------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend, reading the session's user with their staff membership in one statement.
+    "config.authentication.SessionUserBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous sees nothing
@@ -204,6 +220,9 @@ STATICFILES_DIRS = [
     BASE_DIR / "static",
 ]
 WHITENOISE_USE_FINDERS = True  # serve straight from the folders above: no collectstatic needed
+# The Design System's stylesheet asks for its fonts and images at /assets/...: served from the
+# package's own folder.
+WHITENOISE_ROOT = BASE_DIR / "node_modules" / "govuk-frontend" / "dist" / "govuk"
 # Without `collectstatic` there is no STATIC_ROOT folder; whitenoise serves through the finders.
 warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 # Browser pages sign in with a session (CSRF on every form).

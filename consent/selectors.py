@@ -3,7 +3,7 @@ the caller through cases/access.py)."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from cases.models import Family
@@ -12,6 +12,26 @@ from consent.models import AccessPeriod, BasisKind, EmergencyAccess, SharingBasi
 
 def sharing_basis_list(*, family: Family) -> QuerySet[SharingBasis]:
     return SharingBasis.objects.filter(family=family).prefetch_related("agencies", "given_by")
+
+
+def sharing_basis_list_for_page(*, family: Family) -> list[SharingBasis]:
+    """The family's bases as `sharing_basis_list` orders them, with who decided each
+    (`decided_by`) and the agencies each covers by name as `page_agencies` ((id, name) pairs),
+    in one statement: a row per basis and agency."""
+    rows = (
+        SharingBasis.objects.filter(family=family)
+        .select_related("decided_by")
+        .annotate(covered_id=F("agencies__id"), covered_name=F("agencies__name"))
+        .order_by("-recorded_at", "-id", "covered_name", "covered_id")
+    )
+    bases: dict[int, SharingBasis] = {}
+    for row in rows:
+        basis = bases.setdefault(row.id, row)
+        if basis is row:
+            basis.page_agencies = []
+        if row.covered_id is not None:
+            basis.page_agencies.append((row.covered_id, row.covered_name))
+    return list(bases.values())
 
 
 def sharing_basis_status(basis, today=None) -> str:

@@ -214,6 +214,8 @@ def _basis_for_decision(*, basis_id: int, by: StaffMember, allowed) -> tuple[Fam
         raise access.StateConflict("Consent is in force once recorded: nothing to decide.")
     if basis.withdrawn_at is not None or basis.expiry_swept_at is not None:
         raise access.StateConflict("This basis has ended.")
+    if basis.review_on is not None and basis.review_on < timezone.localdate():
+        raise access.StateConflict("This decision lapsed at its review date: record a new one.")
     return family, basis
 
 
@@ -360,6 +362,7 @@ def sharing_sweep(*, now=None) -> dict[str, int]:
             withdrawn_at__isnull=True,
             expiry_swept_at__isnull=True,
             expiring_alerted_at__isnull=True,
+            confirmed_at__isnull=False,
             review_on__gte=today,
             review_on__lte=today + timedelta(days=REVIEW_WARNING_DAYS),
         )
@@ -386,7 +389,7 @@ def _basis_expire(*, basis_id: int, now, lapsed: bool = False) -> int:
     basis.expiry_swept_at = now
     basis.save(update_fields=["expiry_swept_at"])
     change = access.family_access_sync(family=family, now=now)
-    if lapsed:
+    if lapsed and basis.confirmed_at is not None:
         alert_services.alerts_to_users(
             user_ids={family.key_worker_id, basis.decided_by_id} - {None},
             kind=AlertKind.SHARING_LAPSED,
@@ -466,11 +469,13 @@ def emergency_access_grant(*, family_id: int, by: StaffMember, reason: str) -> E
         raise Family.DoesNotExist
     # Then the requester's row (after the family: the one lock order): one person's requests
     # for different families are counted against the daily limit one at a time.
-    StaffMember.objects.select_for_update(no_key=True).get(pk=by.pk)
+    StaffMember.objects.select_for_update(no_key=True).get(user_id=by.user_id)
     now = timezone.now()
     allowance = access.emergency_access_allowance(user_id=by.user_id, family=family, now=now)
     if allowance == access.EMERGENCY_LIVE:
         raise access.StateConflict("You already have emergency access to this family.")
+    if allowance == access.EMERGENCY_WAITING:
+        raise access.StateConflict("Your request for this family is waiting for a manager.")
     overrides = access.emergency_access_overrides_withdrawal(
         agency_id=by.agency_id, family=family, today=timezone.localdate(now)
     )
@@ -543,8 +548,18 @@ def emergency_access_approve(
         return grant
     grant.approved_at, grant.approved_by = now, by.user
     grant.granted_at, grant.expires_at = now, now + EMERGENCY_WINDOW
+    grant.overrides_withdrawal = access.emergency_access_overrides_withdrawal(
+        agency_id=grant.agency_id, family=family, today=timezone.localdate(now)
+    )
     grant.save(
-        update_fields=["approved_at", "approved_by", "granted_at", "expires_at", "review_notes"]
+        update_fields=[
+            "approved_at",
+            "approved_by",
+            "granted_at",
+            "expires_at",
+            "review_notes",
+            "overrides_withdrawal",
+        ]
     )
     _emergency_granted_tell(family=family, grant=grant, by=by)
     return grant

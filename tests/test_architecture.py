@@ -372,6 +372,7 @@ def _world(borough, client_for) -> World:
         "grant_id": response.json()["id"],
         "alert_id": alert.id,
         "agency_id": b.school.id,
+        "staff_id": b.partner.id,
     }
     return World(borough=b, ids=ids)
 

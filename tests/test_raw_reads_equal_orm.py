@@ -32,6 +32,7 @@ import alerts.selectors
 import cases.access
 import cases.selectors
 import config.authentication
+from agencies.models import StaffMember
 from alerts import services as alert_services
 from alerts.models import Alert
 from cases import services as case_services
@@ -222,6 +223,12 @@ def _product_reads(world, monkeypatch) -> dict:
     authentication = config.authentication.TokenAuthentication()
     for user in User.objects.filter(staff__isnull=False):
         assert authentication.authenticate_credentials(f.token_for(user))[0].id == user.id
+    backend = config.authentication.SessionUserBackend()
+    for user in User.objects.all():
+        signed_in = backend.get_user(str(user.id))
+        assert signed_in is not None and signed_in.id == user.id
+        staff = StaffMember.objects.filter(user_id=user.id).first()
+        assert (signed_in._staff_cache and signed_in._staff_cache.id) == (staff and staff.id)
     for family_id in Family.objects.values_list("id", flat=True):
         family, perms = cases.access.family_with_permissions(world.key_worker.user, family_id)
         assert family is not None and cases.access.VIEW in perms

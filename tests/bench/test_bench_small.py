@@ -39,6 +39,9 @@ def expected_lines() -> list[str]:
             lines.append(
                 rf"{endpoint}\s+{variant}\s+{number}\s+{number}\s+{number}\s+{number}\s+\d+"
             )
+    for page in (r"caseload page \(\d+\)", "family page"):
+        number = r"[\d,.]+"
+        lines.append(rf"{page}\s+ours\s+{number}\s+{number}\s+{number}\s+{number}\s+\d+")
     lines.append(r"web process peak memory\s+2 workers\s.*\d+(\.\d+)? MB, \d+(\.\d+)? MB")
     lines.append(r"load split over workers\s+2 workers\s.*CPU share \d+% / \d+%")
     if SERVICES:

@@ -147,8 +147,10 @@ def test_after_not_justified_the_same_person_asking_again_waits_for_approval(bor
     assert not Alert.objects.filter(kind="emergency_access.requested").exclude(
         recipient=borough.manager.user
     )
-    # Asking again while it waits is no way round it.
-    assert _ask(outsider, borough.family.id).status_code == 202
+    # Asking again while it waits is no way round it: one waiting request at a time (409).
+    again = _ask(outsider, borough.family.id)
+    assert again.status_code == 409 and again.json()["code"] == "conflict"
+    assert EmergencyAccess.objects.filter(user=borough.outsider.user, granted_at=None).count() == 1
     assert outsider.get(_detail(borough.family.id)).status_code == 404
 
 
@@ -301,7 +303,7 @@ def test_the_daily_limit_setting_is_honoured(borough, client_for, limit):
 def test_an_approved_request_counts_towards_the_limit_and_a_waiting_one_does_not(
     borough, client_for
 ):
-    families = _families(borough, 4)
+    families = _families(borough, 5)
     outsider = client_for(borough.outsider.user)
     manager = client_for(borough.manager.user)
     with override_settings(EMERGENCY_ACCESS_DAILY_LIMIT=1):
@@ -313,9 +315,9 @@ def test_an_approved_request_counts_towards_the_limit_and_a_waiting_one_does_not
         assert _ask(outsider, families[3].id).status_code == 202
     with override_settings(EMERGENCY_ACCESS_DAILY_LIMIT=3):
         # Two grants taken (one at once, one approved); the two waiting requests take none.
-        assert _ask(outsider, families[3].id).status_code == 201
-        (fifth,) = _families(borough, 1)
-        assert _ask(outsider, fifth.id).status_code == 202
+        assert _ask(outsider, families[4].id).status_code == 201
+        (sixth,) = _families(borough, 1)
+        assert _ask(outsider, sixth.id).status_code == 202
 
 
 def test_the_day_starts_at_local_midnight(borough, client_for):

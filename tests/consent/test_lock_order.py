@@ -238,22 +238,48 @@ def test_each_write_locks_the_family_before_its_children(borough, client_for, wr
     assert _lock_order_problems(locks, child) == [], locks
 
 
-def _child_first(model, row_id: int, pause: float = 0.0, locked: threading.Event | None = None):
+def _another_waits_for_a_lock(timeout: float = 10.0) -> bool:
+    """Wait until another connection to this database is waiting on a lock."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else fixed for the transaction
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.01)
+    return False
+
+
+class _Between:
+    """Between a two-step lock's locks: tell the withdrawal to go, then hold on until it waits
+    on a lock."""
+
+    def __init__(self):
+        self.locked, self.waited = threading.Event(), []
+
+    def __call__(self) -> None:
+        self.locked.set()
+        self.waited.append(_another_waits_for_a_lock())
+
+
+def _child_first(model, row_id: int, between=None):
     """`services._locked_family_then` with the locks the other way round: the child row first."""
     row = model.objects.select_for_update().get(id=row_id)
-    if locked is not None:
-        locked.set()
-    time.sleep(pause)
+    if between is not None:
+        between()
     return Family.objects.select_for_update().get(id=row.family_id), row
 
 
-def _family_first(model, row_id: int, pause: float = 0.0, locked: threading.Event | None = None):
-    """`services._locked_family_then` as written, with a pause between its two locks."""
+def _family_first(model, row_id: int, between=None):
+    """`services._locked_family_then` as written, with `between` between its two locks."""
     family_id = model.objects.values_list("family_id", flat=True).get(id=row_id)
     family = Family.objects.select_for_update().get(id=family_id)
-    if locked is not None:
-        locked.set()
-    time.sleep(pause)
+    if between is not None:
+        between()
     return family, model.objects.select_for_update().get(id=row_id)
 
 
@@ -276,7 +302,6 @@ ROUNDS = 20
 # it goes first, some the withdrawal, and some rounds each waits on the other's lock.
 STAGGER_S = 0.001
 DEMO_ROUNDS = 3
-DEMO_PAUSE_S = 0.3
 
 
 def _is_deadlock(exc: BaseException) -> bool:
@@ -460,26 +485,26 @@ def test_a_withdrawal_racing_the_expiry_of_another_basis_of_the_family(borough):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("lock", "deadlocks"), [(_family_first, False), (_child_first, True)])
 def test_the_race_tells_the_lock_orders_apart(borough, monkeypatch, lock, deadlocks):
-    """With a pause between the sweep's two locks and the withdrawal sent once the sweep holds
-    its first: family first, the withdrawal queues on the family row; child first (the order
-    `_basis_expire` once took), the two wait on each other and PostgreSQL breaks a deadlock."""
+    """The sweep's two locks patched to hold on, after the first, until the withdrawal waits on
+    a lock. Family first, the withdrawal queues on the family row and both finish; child first
+    (the order `_basis_expire` once took), the two wait on each other and PostgreSQL breaks a
+    deadlock: the race test above sees it."""
     token = f.token_for(borough.key_worker.user)
     seen = []
     for _ in range(DEMO_ROUNDS):
         family, (basis,) = _family_on_consent(borough, (borough.school, borough.partner))
         _expire(basis)
-        locked = threading.Event()
+        between = _Between()
         monkeypatch.setattr(
             services,
             "_locked_family_then",
-            lambda model, row_id, locked=locked: lock(
-                model, row_id, pause=DEMO_PAUSE_S, locked=locked
-            ),
+            lambda model, row_id, between=between: lock(model, row_id, between=between),
         )
         url = _detail(family) + f"sharing/{basis.id}/withdraw/"
 
-        withdrawn, counts, errors = _race(withdraw_url=url, token=token, locked=locked)
+        withdrawn, counts, errors = _race(withdraw_url=url, token=token, locked=between.locked)
 
+        assert between.waited == [True], "the withdrawal never waited on a lock"
         assert all(_is_deadlock(e) for e in errors), errors
         seen.append(bool(errors))
         if not errors:
