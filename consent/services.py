@@ -161,15 +161,14 @@ def sharing_basis_create(
     record.agencies.set(agencies)
     record.given_by.set(given_by)
     if basis != BasisKind.CONSENT and not confirmed:
-        alert_services.alerts_to_users(
+        _basis_alert(
+            basis=record,
+            family=family,
             user_ids={decided_by.user_id},
             kind=AlertKind.SHARING_CONFIRMATION_NEEDED,
-            family=family,
             agency_id=by.agency_id,
-            summary=f"{family.reference}: confirm or reject sharing without consent "
+            text=f"confirm or reject sharing without consent "
             f"({record.get_basis_display().lower()}) recorded by {_name(by.user)}",
-            source_type="sharing_basis",
-            source_id=record.id,
         )
     _access_granted_tell(family=family, by=by, basis=record)
     return record
@@ -177,6 +176,22 @@ def sharing_basis_create(
 
 def _name(user) -> str:
     return user.get_full_name() or user.username
+
+
+def _basis_alert(
+    *, basis: SharingBasis, family: Family, user_ids, kind: str, text: str, agency_id=None
+) -> None:
+    """An alert about a sharing decision to named people (the summary leads with the family's
+    reference and carries nothing else of the record)."""
+    alert_services.alerts_to_users(
+        user_ids=set(user_ids) - {None},
+        kind=kind,
+        family=family,
+        agency_id=agency_id,
+        summary=f"{family.reference}: {text}",
+        source_type="sharing_basis",
+        source_id=basis.id,
+    )
 
 
 def _access_granted_tell(*, family: Family, by: StaffMember, basis: SharingBasis) -> None:
@@ -231,15 +246,14 @@ def sharing_basis_confirm(*, basis_id: int, by: StaffMember) -> SharingBasis:
     basis.confirmed_at = timezone.now()
     basis.confirmed_by = by.user
     basis.save(update_fields=["confirmed_at", "confirmed_by"])
-    alert_services.alerts_to_users(
-        user_ids={family.key_worker_id} - {None, by.user_id},
-        kind=AlertKind.SHARING_CONFIRMED,
+    _basis_alert(
+        basis=basis,
         family=family,
+        user_ids={family.key_worker_id} - {by.user_id},
+        kind=AlertKind.SHARING_CONFIRMED,
         agency_id=by.agency_id,
-        summary=f"{family.reference}: {basis.get_basis_display().lower()} confirmed by "
-        f"{_name(by.user)}; review by {basis.review_on:%d %b %Y}",
-        source_type="sharing_basis",
-        source_id=basis.id,
+        text=f"{basis.get_basis_display().lower()} confirmed by {_name(by.user)};"
+        f" review by {basis.review_on:%d %b %Y}",
     )
     _access_granted_tell(family=family, by=by, basis=basis)
     return basis
@@ -390,14 +404,13 @@ def _basis_expire(*, basis_id: int, now, lapsed: bool = False) -> int:
     basis.save(update_fields=["expiry_swept_at"])
     change = access.family_access_sync(family=family, now=now)
     if lapsed and basis.confirmed_at is not None:
-        alert_services.alerts_to_users(
-            user_ids={family.key_worker_id, basis.decided_by_id} - {None},
-            kind=AlertKind.SHARING_LAPSED,
+        _basis_alert(
+            basis=basis,
             family=family,
-            summary=f"{family.reference}: {basis.get_basis_display().lower()} lapsed unreviewed"
+            user_ids={family.key_worker_id, basis.decided_by_id},
+            kind=AlertKind.SHARING_LAPSED,
+            text=f"{basis.get_basis_display().lower()} lapsed unreviewed"
             f" on {basis.review_on:%d %b %Y}",
-            source_type="sharing_basis",
-            source_id=basis.id,
         )
     alert_services.alerts_access_lost(
         family=family,
@@ -446,14 +459,13 @@ def _basis_review_warn(*, basis_id: int, now) -> int:
         return 0
     basis.expiring_alerted_at = now
     basis.save(update_fields=["expiring_alerted_at"])
-    alert_services.alerts_to_users(
-        user_ids={family.key_worker_id, basis.decided_by_id} - {None},
-        kind=AlertKind.SHARING_REVIEW_DUE,
+    _basis_alert(
+        basis=basis,
         family=family,
-        summary=f"{family.reference}: {basis.get_basis_display().lower()} is due for review by"
+        user_ids={family.key_worker_id, basis.decided_by_id},
+        kind=AlertKind.SHARING_REVIEW_DUE,
+        text=f"{basis.get_basis_display().lower()} is due for review by"
         f" {basis.review_on:%d %b %Y}, or it lapses",
-        source_type="sharing_basis",
-        source_id=basis.id,
     )
     return 1
 
