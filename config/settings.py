@@ -101,8 +101,9 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 _db = dj_database_url.parse(DATABASE_URL)
 if _db["ENGINE"] == "django.db.backends.postgresql":
-    # Django's built-in psycopg pool (see docs/decisions/0002-asgi-server-workers-and-db-pool.md); JIT off
-    # because it costs ~18 ms per COUNT over OR'ed EXISTS and our queries are short OLTP ones.
+    # Django's built-in psycopg pool (docs/decisions/0002-asgi-server-workers-and-db-pool.md);
+    # JIT off: our queries are short OLTP ones, and it cost more than it saved on the grant
+    # subqueries (figures in the decision).
     _db["CONN_MAX_AGE"] = 0
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"]["pool"] = {
