@@ -38,7 +38,7 @@ serve: install
 	$(MAKE) --no-print-directory run
 
 run:
-	EMBEDDED_BEAT=$(if $(REDIS_URL),0,1) $(BIN)/python -m config.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	EMBEDDED_BEAT=$(if $(REDIS_URL),0,1) $(BIN)/python -m core.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 worker: install
 	$(BIN)/celery -A config worker --beat --loglevel=INFO --concurrency=2

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from agencies.models import Agency, AgencyKind, StaffMember
 from agencies.roles import Role
-from config.serializers import OutputSerializer
+from core.serializers import OutputSerializer
 
 
 class AgencySerializer(OutputSerializer):

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from agencies.models import Agency
 from alerts.models import Alert
 from cases import access
-from config.db import hot_cursor, instances
+from core.db import hot_cursor, instances
 
 # Alerts that tell a user they lost access must reach them although the family is now hidden;
 # their summaries carry nothing of the record.

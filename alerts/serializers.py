@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from alerts.models import Alert
-from config.serializers import OutputSerializer
+from core.serializers import OutputSerializer
 
 
 class AlertSerializer(OutputSerializer):

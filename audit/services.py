@@ -4,7 +4,7 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import AccessEvent, StaffEvent
-from config.db import hot_cursor
+from core.db import hot_cursor
 
 _COLUMNS = ("at", "user_id", "agency_id", "family_id", "action", "method", "path")
 _COLUMNS += ("status_code", "emergency")

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"== Team Around bench: {env.describe}; {env.scale.label};"
-        f" config.serve (uvicorn) 2 workers, 8 clients, {os.cpu_count()} cores;"
+        f" core.serve (uvicorn) 2 workers, 8 clients, {os.cpu_count()} cores;"
         f" load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after;"
         f" {took:.0f} s"
     )

@@ -1,7 +1,7 @@
 """Alert latency from the POST of an intervention to receipt on another user's WebSocket.
 
 Real services only: PostgreSQL (its own database, `teamaround_bench`, created and migrated here),
-Redis (the channel layer), and the app served as in production by `python -m config.serve
+Redis (the channel layer), and the app served as in production by `python -m core.serve
 --workers 2` (uvicorn workers). Two phases (issue 3, "Done means" 4):
 
 - idle: one socket (a key worker), a partner records 300 interventions one after another;
@@ -111,7 +111,7 @@ class Server:
             [
                 sys.executable,
                 "-m",
-                "config.serve",
+                "core.serve",
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -758,7 +758,7 @@ def run(*, small: bool = False) -> int:
     finally:
         server.stop()
     print(
-        f"alerts latency: config.serve 2 workers, {os.cpu_count()} cores, Redis pub/sub,"
+        f"alerts latency: core.serve 2 workers, {os.cpu_count()} cores, Redis pub/sub,"
         f" PostgreSQL {BENCH_DB}{' (small run)' if small else ''};"
         f" load average before {load_before:.2f}, after {os.getloadavg()[0]:.2f}"
     )

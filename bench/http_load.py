@@ -2,7 +2,7 @@
 
     python -m bench.http_load [--small]
 
-The app is served as in production: `python -m config.serve --workers 2` (uvicorn workers) (settings
+The app is served as in production: `python -m core.serve --workers 2` (uvicorn workers) (settings
 bench.settings: the project's, plus the baselines under /bench/), Django's psycopg pool on the
 bench database, Redis as the channel layer. Eight clients (aiohttp, one keep-alive connection
 each, closed loop) are real users of different roles with real tokens (bench/generate.py
@@ -497,7 +497,7 @@ def run(*, small: bool = False) -> int:
         "at": common.now_iso(),
         "mode": env.mode,
         "scale": env.scale.__dict__,
-        "server": f"python -m config.serve --workers {WORKERS} (bench.settings)",
+        "server": f"python -m core.serve --workers {WORKERS} (bench.settings)",
         "clients": [
             {"label": c.label, "username": c.username, "visible": c.visible} for c in clients
         ],

@@ -2,7 +2,7 @@
 
     python -m bench.page_load [--small]
 
-The app is served as `http_load` serves it (`python -m config.serve --workers 2`, bench.settings,
+The app is served as `http_load` serves it (`python -m core.serve --workers 2`, bench.settings,
 the bench database). The subject is the early help key worker whose open caseload is nearest 25
 families, and the family of theirs whose chronology is nearest 200 entries. Eight clients
 (aiohttp, one keep-alive connection each, closed loop) ask, in turn, for the caseload page and

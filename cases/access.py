@@ -33,7 +33,10 @@ from agencies.roles import CASE_ROLES, Role
 from agencies.selectors import staff_for_user
 from cases.grants import FamilyGroupObjectPermission, FamilyUserObjectPermission
 from cases.models import Family, Involvement
-from config.db import hot_cursor, instances
+from core.db import hot_cursor, instances
+from core.exceptions import Forbidden as Forbidden  # access names the answers: 403
+from core.exceptions import NoAccess as NoAccess  # 404
+from core.exceptions import StateConflict as StateConflict  # 409
 
 VIEW = "view_family"
 RECORD = "record_family_work"
@@ -354,10 +357,6 @@ class FamilyPerms(frozenset):
     emergency: bool = False
 
 
-class NoAccess(Exception):
-    """The caller may not (or may no longer) do this on the family: answered as 404."""
-
-
 def _grants_of_holder_sql(t: _Tables) -> str:
     """(family id, codename, 'group'|'user') of the grants one family gives a group and a user.
     Params: family id, group id, family id, user id."""
@@ -472,14 +471,6 @@ def restricted_q(user, family: Family) -> Q:
 # --- who may do what ----------------------------------------------------------------------------
 # Each action's rule, for API views and pages to translate (403) and for services to re-check
 # under the family's row lock. `perms` is what `family_permissions` gave the person on the family.
-
-
-class Forbidden(Exception):
-    """The caller sees the family but may not do this: answered as 403."""
-
-
-class StateConflict(Exception):
-    """The record's state refuses this action (e.g. work on a closed family): answered as 409."""
 
 
 def is_lead_manager(staff: StaffMember | None, family: Family) -> bool:

@@ -15,8 +15,8 @@ from rest_framework.response import Response
 from audit import services as audit_services
 from cases import access, selectors, serializers, services
 from cases.models import PlanAction
-from config.exceptions import Conflict, PreconditionFailed, PreconditionRequired
-from config.pagination import ChronologyPage, CursorPage, ReferencePage
+from core.exceptions import Conflict, PreconditionFailed, PreconditionRequired
+from core.pagination import ChronologyPage, CursorPage, ReferencePage
 
 IF_MATCH = OpenApiParameter(
     "If-Match",

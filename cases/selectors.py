@@ -21,7 +21,7 @@ from cases.models import (
     Person,
     PlanAction,
 )
-from config.db import instances
+from core.db import instances
 
 CURRENT_FRAMEWORK = "2022"
 
@@ -111,7 +111,7 @@ def family_detail_prefetch(family: Family, *, sharing_bases: bool = True) -> Fam
     `sharing_bases` (the family page, which loads the bases with more of them) the last is not
     loaded.
 
-    Five statements written as SQL (config.db.instances: model instances; prepared statements
+    Five statements written as SQL (core.db.instances: model instances; prepared statements
     on PostgreSQL, raw querysets elsewhere):
     the same as ORM prefetches cost ~4 ms of Python a request to compile and load, the most
     of anything in the family detail (bench). tests/cases/test_detail_load.py compares the

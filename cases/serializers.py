@@ -26,7 +26,7 @@ from cases.models import (
     Visibility,
 )
 from cases.selectors import outcome_list
-from config.serializers import OutputSerializer
+from core.serializers import OutputSerializer
 
 # Ids are 64-bit at most: a larger integer is refused as input, never sent to the database
 # (SQLite raises OverflowError on it, which would be a 500).

@@ -33,8 +33,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from channels.sessions import CookieMiddleware, SessionMiddleware  # noqa: E402
 
-from config.middleware import RefuseNulCookiesWebSocket  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
+from core.middleware import RefuseNulCookiesWebSocket  # noqa: E402
 
 if os.environ.get("EMBEDDED_BEAT") == "1":
     from consent.embedded import embedded_beat_start  # noqa: E402

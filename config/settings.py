@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "guardian",
     "channels",
+    "core",
     "agencies",
     "cases",
     "alerts",
@@ -54,7 +55,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "config.middleware.RefuseNulMiddleware",  # NUL in path, query or cookie: 400, not a 500
+    "core.middleware.RefuseNulMiddleware",  # NUL in path, query or cookie: 400, not a 500
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -81,14 +82,14 @@ TEMPLATES = [
         },
     },
     {
-        # The caseload and family pages (config/jinja2.py), which render with `using="jinja2"`;
+        # The caseload and family pages (core/jinja2.py), which render with `using="jinja2"`;
         # every other page and form stays on the Django engine above.
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "NAME": "jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],
         "APP_DIRS": False,
         "OPTIONS": {
-            "environment": "config.jinja2.environment",
+            "environment": "core.jinja2.environment",
             "context_processors": [
                 "django.contrib.messages.context_processors.messages",
                 "alerts.context_processors.alerts",
@@ -112,7 +113,7 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
         "timeout": 10,
     }
     _db["OPTIONS"]["options"] = "-c jit=off"
-    # Prepared statements for the hot SQL statements only (config/db.py `hot_cursor`, a
+    # Prepared statements for the hot SQL statements only (core/db.py `hot_cursor`, a
     # server-binding cursor): prepared on a connection after their 5th run. Django's own cursors
     # bind on the client and are never prepared, whatever this says.
     _db["OPTIONS"]["prepare_threshold"] = int(os.environ.get("DB_PREPARE_THRESHOLD", "5"))
@@ -151,7 +152,7 @@ CELERY_BEAT_SCHEDULE = {
 # --- Auth and object permissions ------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     # ModelBackend, reading the session's user with their staff membership in one statement.
-    "config.authentication.SessionUserBackend",
+    "agencies.authentication.SessionUserBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous sees nothing
@@ -170,15 +171,15 @@ PASSWORD_HASHERS = (
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "config.authentication.TokenAuthentication",
+        "agencies.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "config.pagination.CursorPage",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.CursorPage",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "core.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Sign-in attempts per client address, API token and admin login together
     # (agencies/throttling.py).

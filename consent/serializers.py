@@ -3,7 +3,6 @@ from rest_framework import serializers
 from agencies.models import Agency
 from cases.models import Person
 from cases.serializers import FamilyScopedPK
-from config.serializers import OutputSerializer
 from consent.models import (
     AccessPeriod,
     BasisKind,
@@ -12,6 +11,7 @@ from consent.models import (
     Purpose,
     SharingBasis,
 )
+from core.serializers import OutputSerializer
 
 
 class SharingBasisSerializer(OutputSerializer):

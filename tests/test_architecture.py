@@ -151,7 +151,7 @@ class Recorder:
         # thread; a consumer's `database_sync_to_async` code runs in executor threads whose
         # connections may exist already (and stay connected: SQLite's in-memory test database
         # is never closed), so neither wrapping `connection` here nor `connection_created` sees
-        # them reliably. Every cursor, ORM or raw (config.db.hot_cursor too), is wrapped by the
+        # them reliably. Every cursor, ORM or raw (core.db.hot_cursor too), is wrapped by the
         # backend's make_cursor / make_debug_cursor: patching those two on the backend class
         # puts the hook on each connection object, in any thread, before its first statement.
         for backend in {type(connections[alias]) for alias in connections}:

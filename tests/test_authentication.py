@@ -1,4 +1,4 @@
-"""Token authentication (config/authentication.py), through HTTP with real tokens.
+"""Token authentication (agencies/authentication.py), through HTTP with real tokens.
 
 One statement reads the token, the user, the staff membership and the agency; the answers must
 stay DRF's: 401 for a missing, unknown or malformed token and for a deactivated user; a user
@@ -76,8 +76,8 @@ def test_deactivated_user_and_changed_role_take_effect_on_the_next_request(clien
 def test_the_staff_membership_built_from_the_token_is_the_database_row(db):
     """The membership the one statement builds has the row's own id, user, agency and role (the
     services lock and compare it by primary key)."""
+    from agencies.authentication import TokenAuthentication
     from agencies.models import StaffMember
-    from config.authentication import TokenAuthentication
 
     get_user_model().objects.create_user("no-staff-row")  # user and staff ids drift apart
     staff = f.staff_make(role=Role.KEY_WORKER)

@@ -1,4 +1,4 @@
-"""config/db.py: the hot SQL statements, prepared on PostgreSQL, give what Django's raw path gives.
+"""core/db.py: the hot SQL statements, prepared on PostgreSQL, give what Django's raw path gives.
 
 - `instances()` builds the same model instances as `Model.objects.raw()` (every field, a subset
   with the rest deferred, extra columns as attributes), on whichever database the leg runs,
@@ -23,8 +23,8 @@ from agencies.models import AgencyKind, StaffMember
 from agencies.roles import Role
 from cases import access
 from cases.models import Family
-from config.db import hot_cursor, instances
 from consent.models import SharingBasis
+from core.db import hot_cursor, instances
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

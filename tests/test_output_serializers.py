@@ -1,4 +1,4 @@
-"""Every `OutputSerializer` gives exactly DRF's JSON (config/serializers.py).
+"""Every `OutputSerializer` gives exactly DRF's JSON (core/serializers.py).
 
 On the seeded demo borough, every row of every output serializer's model is rendered twice: by
 the serializer's plan, and by DRF's own `Serializer.to_representation` on the same serializer
@@ -17,8 +17,8 @@ from rest_framework import serializers
 from agencies.models import AgencyKind, StaffMember
 from cases import selectors
 from cases.models import ChronologyEntry, Family
-from config.serializers import OutputSerializer
 from consent import services as consent_services
+from core.serializers import OutputSerializer
 from tests.factories import kept_db
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""Every model the product reads through `config.db.instances` comes back as the ORM gives it.
+"""Every model the product reads through `core.db.instances` comes back as the ORM gives it.
 
 On PostgreSQL `instances` runs its statement through a server-binding cursor and builds the
 instances itself; on SQLite it is a raw queryset. Either way each concrete field must hold the
@@ -28,18 +28,18 @@ from django.contrib.auth.models import update_last_login
 from django.db import connection, models
 from django.utils import timezone
 
+import agencies.authentication
 import alerts.selectors
 import cases.access
 import cases.selectors
-import config.authentication
 from agencies.models import StaffMember
 from alerts import services as alert_services
 from alerts.models import Alert
 from cases import services as case_services
 from cases.models import Family, Involvement, Need, Person
-from config.db import instances
 from consent import services as consent_services
 from consent.models import BasisKind, Purpose, SharingBasis
+from core.db import instances
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ User = get_user_model()
 ROOT = Path(__file__).resolve().parent.parent
 # The modules that call `instances`, and the models they read through it.
 READERS = {
-    "config/authentication.py": config.authentication,
+    "agencies/authentication.py": agencies.authentication,
     "cases/access.py": cases.access,
     "cases/selectors.py": cases.selectors,
     "alerts/selectors.py": alerts.selectors,
@@ -66,7 +66,7 @@ def test_every_caller_of_instances_is_covered():
         for name in files:
             path = Path(directory, name)
             relative = path.relative_to(ROOT).as_posix()
-            if name.endswith(".py") and relative != "config/db.py":
+            if name.endswith(".py") and relative != "core/db.py":
                 if re.search(r"\binstances\(", path.read_text()):
                     callers.add(relative)
     assert callers == set(READERS)
@@ -220,10 +220,10 @@ def _product_reads(world, monkeypatch) -> dict:
 
     for module in READERS.values():
         monkeypatch.setattr(module, "instances", spy)
-    authentication = config.authentication.TokenAuthentication()
+    authentication = agencies.authentication.TokenAuthentication()
     for user in User.objects.filter(staff__isnull=False):
         assert authentication.authenticate_credentials(f.token_for(user))[0].id == user.id
-    backend = config.authentication.SessionUserBackend()
+    backend = agencies.authentication.SessionUserBackend()
     for user in User.objects.all():
         signed_in = backend.get_user(str(user.id))
         assert signed_in is not None and signed_in.id == user.id

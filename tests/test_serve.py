@@ -1,4 +1,4 @@
-"""`python -m config.serve`: the way the app is served (Makefile `run`, the bench, the e2e tests).
+"""`python -m core.serve`: the way the app is served (Makefile `run`, the bench, the e2e tests).
 
 Started as a real process; checked from outside: every worker takes connections, a worker that
 dies is replaced, SIGTERM stops them all and frees the port.
@@ -49,7 +49,7 @@ def served(tmp_path):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("EMBEDDED_BEAT", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "config.serve", "--workers", "2", "--port", str(port)]
+        [sys.executable, "-m", "core.serve", "--workers", "2", "--port", str(port)]
         + ["--timeout-graceful-shutdown", "2"],
         cwd=ROOT,
         env=env,

@@ -1,6 +1,6 @@
 """Alerts end to end on the real-services leg (issue 3, "Done means" 1, 2, 3, 5 and the digest).
 
-The app runs as users run it: `python -m config.serve --workers 2` (uvicorn) on the test database,
+The app runs as users run it: `python -m core.serve --workers 2` (uvicorn) on the test database,
 the Redis pub/sub channel layer, and a real Celery worker. Clients are the `websockets` library and
 `requests` with real token auth; test data is built through the services and committed.
 
@@ -175,7 +175,7 @@ def start_web(name: str, env: dict, log_dir: Path, workers: int = 2) -> tuple[Se
     cmd = [
         sys.executable,
         "-m",
-        "config.serve",
+        "core.serve",
         "--host",
         "127.0.0.1",
         "--port",

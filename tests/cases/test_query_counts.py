@@ -208,7 +208,7 @@ class Measured:
     per: int = 1  # rows shown per unit grown
 
 
-# Budgets: token auth with the staff membership (1, config/authentication.py) + the family with
+# Budgets: token auth with the staff membership (1, agencies/authentication.py) + the family with
 # the access check (1 per family-scoped view; 2 for the detail, which also loads names) + the page
 # itself and its prefetches + the audit row of a family-scoped request (1). Counted, then frozen:
 # a rise means a new query per request.

@@ -1,7 +1,7 @@
 """Fixtures for browser tests of the pages: the app served live, and Debian's chromium driven by
 Playwright.
 
-- `live_app` (session): the app under `python -m config.serve` on a database of its own, migrated
+- `live_app` (session): the app under `python -m core.serve` on a database of its own, migrated
   and seeded (tests/web/live.py `LiveServer`: `.url`, `.users` seed key → username, `.ids` seed key
   → id, `.password`, `.python(code)` to run code on its database). Every test of the session
   shares it: make new data (`.python`) for a test that changes what others read.

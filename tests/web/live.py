@@ -1,4 +1,4 @@
-"""The app served for browser tests: `python -m config.serve` as a subprocess, on a database of
+"""The app served for browser tests: `python -m core.serve` as a subprocess, on a database of
 its own that the subprocess sees, migrated and seeded with a small borough.
 
 - SQLite (the embedded default): a file in a temporary folder.
@@ -143,7 +143,7 @@ class LiveServer:
         port = free_port()
         self._log = open(self._workdir / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "config.serve", "--host", "127.0.0.1", "--port", str(port)]
+            [sys.executable, "-m", "core.serve", "--host", "127.0.0.1", "--port", str(port)]
             + ["--workers", "1", "--timeout-graceful-shutdown", "2"],
             cwd=ROOT,
             env=self.env,

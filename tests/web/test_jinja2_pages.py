@@ -1,4 +1,4 @@
-"""The Jinja2 environment of the caseload and family pages (config/jinja2.py) formats as the
+"""The Jinja2 environment of the caseload and family pages (core/jinja2.py) formats as the
 Django templates did."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.test import RequestFactory
 from django.utils import timezone, translation
 from markupsafe import escape
 
-from config import jinja2 as env
+from core import jinja2 as env
 
 FORMATS = ["j M Y", "j F Y", "j M Y, H:i", "j F Y, H:i", "H:i", "c", "D j N Y", "jS F Y"]
 VALUES = [

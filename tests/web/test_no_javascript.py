@@ -1,7 +1,7 @@
 """Every form of the pages works with JavaScript turned off, in a real browser.
 
 Chromium with `java_script_enabled=False` against the app served live (tests/web/conftest.py
-`live_app`: `python -m config.serve` on its own seeded database), signed in through the sign-in
+`live_app`: `python -m core.serve` on its own seeded database), signed in through the sign-in
 page. For each form of the contract's pages that exists (`FORMS`; a page not built yet is
 skipped):
 

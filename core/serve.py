@@ -1,4 +1,4 @@
-"""`python -m config.serve`: the app under uvicorn, N worker processes, each on its OWN socket.
+"""`python -m core.serve`: the app under uvicorn, N worker processes, each on its OWN socket.
 
 Why not `uvicorn --workers N`: its workers share one listening socket, and each worker's event
 loop (uvloop/libuv) accepts every pending connection when it wakes. A burst of keep-alive clients
@@ -24,7 +24,7 @@ import sys
 import time
 
 APP = "config.asgi:application"
-log = logging.getLogger("config.serve")
+log = logging.getLogger("core.serve")
 
 
 def _socket(host: str, port: int) -> socket.socket:
@@ -54,7 +54,7 @@ def _child(args) -> None:
 
 
 def _spawn(args, port: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "config.serve", "--child", "--host", args.host]
+    command = [sys.executable, "-m", "core.serve", "--child", "--host", args.host]
     command += ["--port", str(port), "--log-level", args.log_level]
     command += ["--timeout-graceful-shutdown", str(args.timeout_graceful_shutdown)]
     return subprocess.Popen(command, stdin=subprocess.DEVNULL)
@@ -63,7 +63,7 @@ def _spawn(args, port: int) -> subprocess.Popen:
 def _supervise(args) -> int:
     reserved = _socket(args.host, args.port)  # bound, never listening: holds the port
     port = reserved.getsockname()[1]
-    print(f"config.serve: {args.workers} workers on http://{args.host}:{port}", flush=True)
+    print(f"core.serve: {args.workers} workers on http://{args.host}:{port}", flush=True)
     stopping = False
 
     def stop(signum, frame):
@@ -77,7 +77,7 @@ def _supervise(args) -> int:
         for i, worker in enumerate(workers):
             code = worker.poll()
             if code is not None and not stopping:
-                print(f"config.serve: worker {worker.pid} exited ({code}); restarting", flush=True)
+                print(f"core.serve: worker {worker.pid} exited ({code}); restarting", flush=True)
                 time.sleep(1)
                 workers[i] = _spawn(args, port)
         time.sleep(0.2)
@@ -96,7 +96,7 @@ def _supervise(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m config.serve", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m core.serve", description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)

@@ -6,7 +6,17 @@ from rest_framework import exceptions, status
 from rest_framework.exceptions import APIException
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from cases.access import Forbidden, NoAccess, StateConflict
+
+class NoAccess(Exception):
+    """The caller may not (or may no longer) do this on the family: answered as 404."""
+
+
+class Forbidden(Exception):
+    """The caller sees the family but may not do this: answered as 403."""
+
+
+class StateConflict(Exception):
+    """The record's state refuses this action (e.g. work on a closed family): answered as 409."""
 
 
 class PreconditionFailed(APIException):

@@ -14,7 +14,7 @@ class RefuseNulMiddleware:
     PostgreSQL's text cannot hold a NUL: one that reaches a query (`?q=` of the families list,
     the session cookie's key) raises a database error, a 500. Refused here once for every
     parameter and every view, anonymous requests included; JSON bodies are refused by the
-    parser (config/parsers.py).
+    parser (core/parsers.py).
     """
 
     def __init__(self, get_response):

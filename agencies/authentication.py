@@ -21,7 +21,7 @@ from rest_framework import authentication, exceptions
 
 from agencies.models import Agency, StaffMember
 from agencies.selectors import staff_remember
-from config.db import instances
+from core.db import instances
 
 STAFF_FIELDS = ("id", "agency_id", "role")
 AGENCY_FIELDS = ("id", "name", "kind", "group_id")
