@@ -1,9 +1,10 @@
 """Fixtures for the end-to-end browser tests: tests/web/conftest.py's, reused.
 
 - `live_app` (session) and `browser` (module) are tests/web/conftest.py's fixtures, imported: the
-  app served live on a seeded database of its own (tests/web/live.py) and Debian's chromium driven
-  by Playwright. Imported into this folder, pytest keeps a session copy of `live_app` for it (a
-  run of tests/web and tests/e2e together starts one server for each).
+  app served live on a seeded database of its own (tests/web/live.py; with REDIS_URL, two worker
+  processes and the Redis channel layer) and Debian's chromium driven by Playwright. Imported into
+  this folder, pytest keeps a session copy of `live_app` for it (a run of tests/web and tests/e2e
+  together starts one server for each).
 - `new_page(width=…, height=…)`: a page in a fresh browser context (no cookies), JavaScript on,
   its base URL the live app's; every context it made is closed after the test. A test that needs
   several people at once (a key worker and a partner) opens one context for each.

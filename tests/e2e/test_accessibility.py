@@ -1,4 +1,4 @@
-"""Accessibility of every page of the contract, checked with axe-core in a real browser against the
+"""Accessibility of every page of the service, checked with axe-core in a real browser against the
 app served live (tests/web/conftest.py), signed in as each role that may open the page.
 
 For each page × each person who may open it (`PAGES`: the key worker, the school's partner
@@ -42,7 +42,7 @@ OPENED, FORM, CONFIRM = "page", "form", "confirmation"
 
 @dataclass(frozen=True)
 class Page:
-    name: str  # the contract's url name
+    name: str  # the page's url name
     path: str  # formatted with the live app's seed ids
     roles: tuple[str, ...]  # who may open it
     kind: str = OPENED  # FORM: submitted empty too; CONFIRM: a form checked as opened only

@@ -4,9 +4,9 @@ practitioner (the school, on the family's team under consent) logging contacts t
 form, and a practitioner of an agency not on the team.
 
 - A contact logged through the form reaches the key worker's open pages within
-  `WITHIN_S` without a reload: the header's unread count, the family's caseload row (unread
-  alerts, latest from another agency), the family page's chronology (a new first item) and the
-  screen reader announcement.
+  `WITHIN_S` of the form's POST returning, without a reload: the header's unread count, the
+  family's caseload row (unread alerts, latest from another agency), the family page's chronology
+  (a new first item) and the screen reader announcement.
 - The key worker's sockets are dropped (Playwright's WebSocket routing closes both sides of
   each) and reconnection is refused for a while; the contacts logged meanwhile change nothing on the
   open pages; once the sockets may connect again, live.js resumes after the last alert it saw and
@@ -17,13 +17,21 @@ form, and a practitioner of an agency not on the team.
   access page (the way to ask for access) is the same form whatever the id, naming no family.
 
 The world is the test's own (`live_app.python`): a key worker, a school practitioner and a family,
-so the seeded people's inboxes stay as the other browser tests expect. The server runs without
-Redis on both database legs (one process, in-memory channel layer).
+so the seeded people's inboxes stay as the other browser tests expect.
+
+How the app is served follows the leg (tests/web/live.py). Embedded: one process, in-memory
+channel layer. With REDIS_URL: two worker processes and the Redis channel layer; the test checks
+that the served settings use channels_redis and that two distinct worker processes serve, then
+places the key worker's two sockets on different workers (reloading the family page until the
+kernel hands its socket to the worker not holding the caseload's). Whichever worker then handles
+the partner's POST, one of the two pages is reached only through Redis, and both must show the
+contact in time: the test does not depend on which worker gets which connection.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from datetime import datetime, timedelta
@@ -35,6 +43,10 @@ from tests.web.conftest import sign_in
 
 WITHIN_S = 2.0
 RECONNECT_TIMEOUT_MS = 30_000  # live.js backs off up to 10 s between attempts
+REDIS_LAYER = "channels_redis.pubsub.RedisPubSubChannelLayer"
+# uvicorn closes a keep-alive connection idle for 5 s: after that only the sockets stay open.
+IDLE_TIMEOUT_S = 20
+PLACING_ATTEMPTS = 12  # each reload puts the socket on the other worker one time in two
 SCHOOL = "Riverside Primary School"
 OUTSIDER = "housing"  # the seeded housing practitioner, never on a team
 MISSING_FAMILY = 987654321
@@ -79,7 +91,7 @@ def world(live_app):
     return json.loads(live_app.python(MAKE))
 
 
-# Every form URL of a family (the contract's list), formatted with the world's ids.
+# Every form URL of a family page, formatted with the world's ids.
 FORM_PATHS = (
     "/families/{family}/edit/",
     "/families/{family}/contacts/new/",
@@ -102,8 +114,9 @@ FORM_PATHS = (
 
 
 def log_contact(page, family_id: int, summary: str) -> float:
-    """The partner logs a phone contact through the form; the time it was sent
-    (time.monotonic())."""
+    """The partner logs a phone contact through the form; the time (time.monotonic()) the
+    browser got the answer to its POST (the redirect after the contact was saved), before the
+    page it leads to loads."""
     now = datetime.now(ZoneInfo("Europe/London")) - timedelta(minutes=2)
     path = f"/families/{family_id}/contacts/new/"
     page.goto(path)
@@ -115,12 +128,22 @@ def log_contact(page, family_id: int, summary: str) -> float:
     form.locator("input[name='method'][value='phone']").check()
     form.locator("[name='summary']").fill(summary)
     form.locator("input[name='visibility'][value='team']").check()
-    sent = time.monotonic()
-    with page.expect_navigation():
-        form.locator("button[type='submit']").first.click()
+    returned: list[float] = []
+
+    def answered(response) -> None:
+        if response.request.method == "POST" and response.url.endswith(path):
+            returned.append(time.monotonic())
+
+    page.on("response", answered)
+    try:
+        with page.expect_navigation():
+            form.locator("button[type='submit']").first.click()
+    finally:
+        page.remove_listener("response", answered)
     assert page.locator(".govuk-error-summary").count() == 0, page.locator("main").inner_text()
     assert not page.url.endswith(path), f"the contact was not accepted: {page.url}"
-    return sent
+    assert len(returned) == 1, returned
+    return returned[0]
 
 
 def socket_state(page, state: str, timeout: float | None = None) -> None:
@@ -193,14 +216,57 @@ class SocketSwitch:
         self.allowed = True
 
 
+# --- the served processes (with Redis) -------------------------------------------------------
+
+
+def served_with_redis(live_app) -> list[int]:
+    """The app is served the production way: the Redis channel layer (as the served processes'
+    settings load it, on a Redis database apart from the test run's) and two worker processes,
+    each taking connections. Their pids."""
+    backend = live_app.python(
+        "from django.conf import settings; print(settings.CHANNEL_LAYERS['default']['BACKEND'])"
+    )
+    assert backend.strip() == REDIS_LAYER, backend
+    assert live_app.env["REDIS_URL"] == live_app.redis_url != os.environ["REDIS_URL"]
+    workers = live_app.workers()
+    assert len(workers) == len(set(workers)) == live_app.worker_count == 2, workers
+    assert live_app.serving() == set(workers), "every worker listens on the port"
+    return workers
+
+
+def socket_holders(live_app, sockets: int) -> dict[int, set[int]]:
+    """Worker pid → the client ports of the connections it holds, once the only connections
+    left are the `sockets` alert sockets (the pages' keep-alive HTTP connections closed)."""
+    deadline = time.monotonic() + IDLE_TIMEOUT_S
+    while True:
+        held = live_app.connections()
+        if sum(len(ports) for ports in held.values()) == sockets:
+            return held
+        assert time.monotonic() < deadline, f"{sockets} sockets expected, held: {held}"
+        time.sleep(0.25)
+
+
+def place_sockets_on_two_workers(live_app, family_page) -> dict[int, set[int]]:
+    """Reload the family page until its socket and the caseload's are held by different worker
+    processes (the kernel picks a worker for each new connection); who holds what."""
+    for _ in range(PLACING_ATTEMPTS):
+        held = socket_holders(live_app, sockets=2)
+        if all(len(ports) == 1 for ports in held.values()):
+            return held
+        family_page.reload()
+        socket_state(family_page, "open")
+    raise AssertionError(f"both sockets on one worker after {PLACING_ATTEMPTS} reloads: {held}")
+
+
 # --- the tests --------------------------------------------------------------------------------
 
 
 def test_a_partners_contact_reaches_the_key_workers_open_pages_and_survives_a_dropped_socket(
-    new_page, world
+    new_page, world, live_app
 ):
     family = world["family"]
     switch = SocketSwitch()
+    workers = served_with_redis(live_app) if live_app.redis_url else []
 
     caseload = new_page()
     caseload.context.route_web_socket("**/ws/alerts/**", switch.route)
@@ -210,6 +276,11 @@ def test_a_partners_contact_reaches_the_key_workers_open_pages_and_survives_a_dr
     family_page.goto(f"/families/{family}/")
     socket_state(caseload, "open")
     socket_state(family_page, "open")
+    if workers:
+        # One socket on each worker: whichever takes the partner's POST, the other's page
+        # hears of it only through Redis.
+        held = place_sockets_on_two_workers(live_app, family_page)
+        assert set(held) == set(workers), held
     count = alert_count(caseload)
     unread = row_unread(caseload, family)
     assert alert_count(family_page) == count
@@ -220,8 +291,8 @@ def test_a_partners_contact_reaches_the_key_workers_open_pages_and_survives_a_dr
 
     # 1. A contact reaches both open pages at once, without a reload.
     first = "Walked to school with dad, on time all week"
-    sent = log_contact(partner, family, first)
-    deadline = sent + WITHIN_S
+    returned = log_contact(partner, family, first)
+    deadline = returned + WITHIN_S
     caseload.wait_for_function(
         CASELOAD_SHOWS,
         arg=[family, count + 1, unread + 1, first, SCHOOL],
@@ -236,6 +307,8 @@ def test_a_partners_contact_reaches_the_key_workers_open_pages_and_survives_a_dr
     assert "New" in family_page.locator("#chronology > li").first.inner_text()
     assert SCHOOL in family_page.locator("#chronology > li").first.inner_text()
     assert len(chronology_texts(family_page)) == entries + 1
+    if workers:
+        assert live_app.workers() == workers, "a worker was restarted"
 
     # 2. The sockets drop and may not reconnect for a while; three contacts meanwhile.
     switch.drop()
@@ -286,6 +359,8 @@ def test_a_partners_contact_reaches_the_key_workers_open_pages_and_survives_a_dr
     assert len(texts) == entries + 1 + len(missed), texts
     for summary in [first, *missed]:
         assert times_shown(texts, summary) == 1, (summary, texts)
+    if workers:
+        assert live_app.workers() == workers, "a worker was restarted"
 
 
 def _main_text(page, *ids: int) -> str:

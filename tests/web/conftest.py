@@ -4,7 +4,11 @@ Playwright.
 - `live_app` (session): the app under `python -m core.serve` on a database of its own, migrated
   and seeded (tests/web/live.py `LiveServer`: `.url`, `.users` seed key → username, `.ids` seed key
   → id, `.password`, `.python(code)` to run code on its database). Every test of the session
-  shares it: make new data (`.python`) for a test that changes what others read.
+  shares it: make new data (`.python`) for a test that changes what others read. Served as the
+  leg serves the app: one process with the in-memory channel layer on the embedded default; with
+  REDIS_URL, two worker processes with the Redis channel layer on a Redis database of their own
+  (`.redis_url`, `.worker_count`; `.workers()` and `.connections()` show which process holds
+  which connection).
 - `browser` (module): headless chromium. Playwright's sync API keeps an event loop running in the
   main thread while it is started, and Django's ORM refuses to run there then
   (SynchronousOnlyOperation): browser tests use no `db` fixture and read and write through the

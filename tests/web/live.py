@@ -6,10 +6,22 @@ its own that the subprocess sees, migrated and seeded with a small borough.
   server, made afresh and dropped at the end (never pytest-django's test database, whose
   transactions the server could not see).
 
-The server runs without REDIS_URL whatever the leg (in-memory channel layer, Celery tasks in
-process, the sign-in throttle's counts in the database): one worker process, nothing else to
-start. Its sign-in throttle is raised (`THROTTLE_RATE`) so a suite that signs in often through
-the page is not refused.
+How it is served follows the leg, as `make run` serves it:
+
+- Embedded (no REDIS_URL): one worker process with the in-memory channel layer (which cannot
+  carry a push from one process to another), Celery tasks in process, the sign-in throttle's
+  counts in the database.
+- With REDIS_URL=redis://…: `--workers 2` (each worker a process of its own on its own socket,
+  core/serve.py) with the Redis pub/sub channel layer (channels_redis) and the throttle's counts in
+  Redis, so a request handled by one worker reaches a socket held by the other through Redis.
+  The server gets the next Redis database number after REDIS_URL's (`live_redis_url`), not the
+  test run's own. No Celery worker is started: the web process pushes alerts itself after commit
+  (alerts/push.py) and queues no Celery task, and the periodic tasks (digest, sharing sweep) are
+  not run, as on the embedded leg (EMBEDDED_BEAT is not passed on).
+
+Its sign-in throttle is raised (`THROTTLE_RATE`) so a suite that signs in often through the page
+is not refused. `workers()` and `connections()` show, from /proc, which worker processes serve and
+which of them holds each open connection (a test can place sockets on distinct workers).
 
 `python -m tests.web.live seed` (run by `LiveServer.start` with the server's environment) builds
 the borough through the services (tests/factories.py) and prints its names and ids as JSON.
@@ -30,13 +42,16 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 60
 THROTTLE_RATE = "1000/min"
 PASSWORD = "correct-horse-battery-staple"  # tests/factories.py PASSWORD: every seeded account's
 _SERVERS_STARTED = itertools.count()  # PostgreSQL servers started by this process
+REDIS_DATABASES = 16  # Redis's default number of databases
+WORKERS_WITH_REDIS = 2
+TCP_ESTABLISHED, TCP_LISTEN = "01", "0A"  # states in /proc/net/tcp
 
 
 def free_port() -> int:
@@ -45,16 +60,57 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def live_redis_url(url: str) -> str:
+    """REDIS_URL with the next database number (redis://h:6379/11 → redis://h:6379/12; none
+    given is 0, the last wraps to 0): the served app's keys apart from the test run's."""
+    parsed = urlparse(url)
+    number = parsed.path.strip("/")
+    db = int(number) if number.isdigit() else 0
+    return urlunparse(parsed._replace(path=f"/{(db + 1) % REDIS_DATABASES}"))
+
+
+def _tcp_sockets() -> list[tuple[int, int, str, int]]:
+    """(local port, remote port, state, inode) of every IPv4 TCP socket (/proc/net/tcp)."""
+    rows = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
+        rows.append((int(local.split(":")[1], 16), int(remote.split(":")[1], 16), state, inode))
+    return rows
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    """The inodes of the sockets process `pid` holds open."""
+    inodes = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[len("socket:[") : -1]))
+    return inodes
+
+
 @dataclass
 class LiveServer:
     """A running app: `url` (no trailing slash), `users` (seed key → username), `ids` (seed key
-    → id), `python(code)` to run code against its database (e.g. to add data or check it)."""
+    → id), `python(code)` to run code against its database and settings (e.g. to add data or
+    check it), `redis_url` and `worker_count` (how it is served), `workers()` and
+    `connections()` (its worker processes and the connections each holds)."""
 
     url: str = ""
     users: dict[str, str] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)
     password: str = PASSWORD
     env: dict = field(default_factory=dict)
+    redis_url: str = ""  # the served app's REDIS_URL; "" on the embedded leg
+    worker_count: int = 1
+    port: int = 0
     _proc: subprocess.Popen | None = None
     _log: object = None
     _workdir: Path | None = None
@@ -92,7 +148,20 @@ class LiveServer:
             TOKEN_THROTTLE_RATE=THROTTLE_RATE,
             DATABASE_URL=self._database(),
         )
+        if os.environ.get("REDIS_URL"):
+            self.redis_url = live_redis_url(os.environ["REDIS_URL"])
+            self.worker_count = WORKERS_WITH_REDIS
+            self._redis_check()
+            env["REDIS_URL"] = self.redis_url
         return env
+
+    def _redis_check(self) -> None:
+        import redis
+
+        try:
+            redis.Redis.from_url(self.redis_url, socket_timeout=5).ping()
+        except redis.RedisError as error:
+            raise RuntimeError(f"no Redis at {self.redis_url}: {error}") from error
 
     def _database(self) -> str:
         url = os.environ.get("DATABASE_URL", "")
@@ -140,11 +209,11 @@ class LiveServer:
         return done.stdout
 
     def _serve(self) -> None:
-        port = free_port()
+        port = self.port = free_port()
         self._log = open(self._workdir / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "core.serve", "--host", "127.0.0.1", "--port", str(port)]
-            + ["--workers", "1", "--timeout-graceful-shutdown", "2"],
+            + ["--workers", str(self.worker_count), "--timeout-graceful-shutdown", "2"],
             cwd=ROOT,
             env=self.env,
             stdout=self._log,
@@ -157,6 +226,9 @@ class LiveServer:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"the server exited:\n{self.log_tail()}")
+            if len(self.serving()) < self.worker_count:  # every worker takes connections
+                time.sleep(0.1)
+                continue
             try:
                 with urllib.request.urlopen(self.url + "/sign-in/", timeout=2) as answer:
                     if answer.status == 200:
@@ -165,6 +237,45 @@ class LiveServer:
                 time.sleep(0.1)
         raise RuntimeError(f"not ready after {READY_TIMEOUT_S} s:\n{self.log_tail()}")
 
+    def workers(self) -> list[int]:
+        """The pids of the worker processes serving (core/serve.py's children), in pid order."""
+        if self._proc is None or self._proc.poll() is not None:
+            return []
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            # pid (comm) state ppid …: comm may hold spaces, so split after its ")".
+            if int(stat.rsplit(")", 1)[1].split()[1]) == self._proc.pid:
+                pids.append(int(entry))
+        return sorted(pids)
+
+    def serving(self) -> set[int]:
+        """The workers holding a listening socket on the server's port."""
+        listening = {
+            inode
+            for local, _, state, inode in _tcp_sockets()
+            if local == self.port and state == TCP_LISTEN
+        }
+        return {pid for pid in self.workers() if _socket_inodes(pid) & listening}
+
+    def connections(self) -> dict[int, set[int]]:
+        """Worker pid → the client ports of the open (established) connections it holds; every
+        worker is a key, with no connections or some."""
+        established = {
+            inode: remote
+            for local, remote, state, inode in _tcp_sockets()
+            if local == self.port and state == TCP_ESTABLISHED
+        }
+        return {
+            pid: {established[inode] for inode in _socket_inodes(pid) if inode in established}
+            for pid in self.workers()
+        }
+
     def log_tail(self, chars: int = 5000) -> str:
         try:
             return (self._workdir / "server.log").read_text(errors="replace")[-chars:]
@@ -172,7 +283,8 @@ class LiveServer:
             return ""
 
     def python(self, code: str) -> str:
-        """Run `code` in a fresh process on the server's database (Django set up); its stdout."""
+        """Run `code` in a fresh process with the server's environment (its database, its Redis,
+        Django set up); its stdout."""
         prelude = "import django; django.setup()\n"
         return self._run([sys.executable, "-c", prelude + code])
 
