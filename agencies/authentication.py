@@ -5,10 +5,10 @@ needs the user's staff row and agency (`agencies.selectors.staff_for_user`, a se
 Here both come from one raw statement (token → user → staff → agency, LEFT JOINs; a raw
 queryset, so the user gets the database's converters) and the membership is remembered on the
 user for the request. Staff and agency carry the fields requests use (role; name, kind, group);
-any other field loads on first use. Built by the ORM with `select_related`, the same read took
-~1.5 ms of Python a request, the largest single cost of a chronology page. The answers are
-DRF's: 401 for an unknown token or an inactive user. `SessionUserBackend` reads the signed-in
-user of a session the same way.
+any other field loads on first use. Written as SQL because the ORM's `select_related` version
+cost more Python time than any other part of a chronology request (decision 0008 has the
+figure). The answers are DRF's: 401 for an unknown token or an inactive user.
+`SessionUserBackend` reads the signed-in user of a session the same way (decision 0010).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from rest_framework import authentication, exceptions
 
 from agencies.models import Agency, StaffMember
 from agencies.selectors import staff_remember
-from core.db import instances
 
 STAFF_FIELDS = ("id", "agency_id", "role")
 AGENCY_FIELDS = ("id", "name", "kind", "group_id")
@@ -34,13 +33,14 @@ def _user_with_staff(source: str, where: str, params: list):
     User = get_user_model()
     staff_columns = ", ".join(f"s.{f} AS staff__{f}" for f in STAFF_FIELDS)
     agency_columns = ", ".join(f"a.{f} AS agency__{f}" for f in AGENCY_FIELDS)
-    rows = instances(
-        User,
-        f"SELECT u.*, {staff_columns}, {agency_columns} FROM {source}"
-        f" LEFT JOIN {StaffMember._meta.db_table} s ON s.user_id = u.id"
-        f" LEFT JOIN {Agency._meta.db_table} a ON a.id = s.agency_id"
-        f" WHERE {where}",
-        params,
+    rows = list(
+        User.objects.raw(
+            f"SELECT u.*, {staff_columns}, {agency_columns} FROM {source}"
+            f" LEFT JOIN {StaffMember._meta.db_table} s ON s.user_id = u.id"
+            f" LEFT JOIN {Agency._meta.db_table} a ON a.id = s.agency_id"
+            f" WHERE {where}",
+            params,
+        )
     )
     if not rows:
         return None

@@ -1,8 +1,9 @@
 """Staff roles: the names, and which of them work with case data.
 
-What a role may do is decided in one place, cases/access.py. Only it compares roles; other
-modules that import this one only create staff with a role, or offer the roles as choices
-(the import-linter contract "Role comparisons only in cases.access" in pyproject.toml).
+What a role may do (with case data, and who manages an agency's staff) is decided in one place,
+cases/access.py. Only it compares roles; other modules that
+import this one only create staff with a role, or offer the roles as choices (the import-linter
+contract "roles" in pyproject.toml).
 """
 
 from django.db import models

@@ -9,12 +9,12 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from rest_framework.authtoken.models import Token
 
+from agencies import signals
 from agencies.models import Agency, StaffMember
-from alerts import push
-from alerts import services as alert_services
-from alerts.models import AlertKind, AlertTicket
 from audit import services as audit_services
 from audit.models import StaffAction
+from cases import access
+from core.exceptions import Forbidden
 
 User = get_user_model()
 
@@ -123,16 +123,9 @@ def staff_role_change(*, staff: StaffMember, role: str, by_user) -> StaffMember:
 
 
 def _staff_change_alert(*, staff: StaffMember, by_user, summary: str) -> None:
-    """Alert every active admin and manager of the staff member's agency, except the actor."""
-    from cases import access
-
-    watchers = access.staff_change_watcher_ids(agency_id=staff.agency_id) - {by_user.id}
-    alert_services.alerts_to_users(
-        user_ids=watchers,
-        kind=AlertKind.STAFF_CHANGED,
-        summary=summary,
-        agency_id=staff.agency_id,
-    )
+    """Tell every active admin and manager of the staff member's agency, except the actor
+    (`signals.staff_changed`: the alerts app writes the alerts, in this transaction)."""
+    signals.staff_changed.send(sender=StaffMember, staff=staff, by_user=by_user, summary=summary)
 
 
 @transaction.atomic
@@ -146,10 +139,8 @@ def staff_deactivate(*, staff: StaffMember, by_user) -> StaffMember:
     inactive is left as it is and nothing is recorded, but its tokens and sessions are still
     ended.
     """
-    from cases import access
-
     if not access.may_manage_staff(user=by_user, agency=staff.agency):
-        raise access.Forbidden("Only platform administrators and this agency's admins.")
+        raise Forbidden("Only platform administrators and this agency's admins.")
     current = StaffMember.objects.select_related("user").get(pk=staff.pk)
     user = User.objects.select_for_update().get(pk=current.user_id)
     if user.pk == by_user.pk:
@@ -159,7 +150,7 @@ def staff_deactivate(*, staff: StaffMember, by_user) -> StaffMember:
         user.is_active = False
         user.save(update_fields=["is_active"])
     Token.objects.filter(user=user).delete()
-    AlertTicket.objects.filter(user=user).delete()
+    signals.staff_ways_in_ended.send(sender=StaffMember, user_id=user.pk)  # alert socket tickets
     _sessions_end(user_id=user.pk)
     staff.user.is_active = False
     if not was_active:
@@ -177,7 +168,7 @@ def staff_deactivate(*, staff: StaffMember, by_user) -> StaffMember:
         by_user=by_user,
         summary=f"Staff account deactivated: {user.username} by {by_user.username}",
     )
-    transaction.on_commit(lambda: push.user_revoke(user.pk), robust=True)
+    signals.staff_deactivated.send(sender=StaffMember, user_id=user.pk)  # sockets, after commit
     return staff
 
 

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 from agencies import forms, selectors, services
 from agencies.models import Agency, StaffMember
 from cases import access
+from core.exceptions import Forbidden
 
 
 class SignIn(auth_views.LoginView):
@@ -133,7 +134,7 @@ def staff_deactivate(request, staff_id: int):
     if request.method == "POST" and form.is_valid():
         try:
             services.staff_deactivate(staff=member, by_user=request.user)
-        except access.Forbidden as exc:
+        except Forbidden as exc:
             raise PermissionDenied(str(exc)) from exc
         except ValidationError as exc:
             forms.errors_from_service(form, exc)

@@ -1,7 +1,8 @@
 """`/ws/alerts/`: live alerts for one user, with resume from the last id and a heartbeat.
 
-Protocol (API.md): server → {"type": "alert", "alert": {...}}; client → {"type": "resume",
-"after": <id>} → every newer alert the user may still see, in order, then {"type": "resumed"};
+Protocol (API clients and static/js/live.js speak it): server → {"type": "alert", "alert": {...}}
+(the alert as `AlertSerializer` renders it); client → {"type": "resume", "after": <id>} →
+every newer alert the user may still see, in order, then {"type": "resumed"};
 {"type": "ping"} ↔ {"type": "pong"}. Bad frames get {"type": "error", ...}; the socket stays open.
 Access is re-checked at every delivery; a user deactivated or without a case role is closed.
 
@@ -21,7 +22,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from alerts import push, selectors, services
-from alerts.serializers import AlertSerializer
+from alerts.serializers import alerts_json
 from cases import access
 
 MAX_FRAME = 4096
@@ -78,7 +79,7 @@ def _deliverable_sync(user_id: int, ids=None, after=None) -> list[dict] | None:
     if user is None or access.case_staff(user) is None:
         return None
     alerts = selectors.alerts_after(user=user, after_id=after)
-    return AlertSerializer(alerts, many=True).data
+    return alerts_json(alerts)
 
 
 # Not thread-sensitive: deliveries for different sockets run in parallel in the executor's

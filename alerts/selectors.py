@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import Q, QuerySet
-from rest_framework import serializers
 
 from agencies.models import Agency
-from alerts.models import Alert
+from alerts.models import Alert, AlertKind
+from alerts.serializers import alerts_json
 from cases import access
-from core.db import hot_cursor, instances
 
 # Alerts that tell a user they lost access must reach them although the family is now hidden;
 # their summaries carry nothing of the record.
-ALWAYS_DELIVERED = ("sharing.withdrawn", "access.lost")
+ALWAYS_DELIVERED = (AlertKind.SHARING_WITHDRAWN, AlertKind.ACCESS_LOST)
 
 
 def alert_list(*, user, unread: bool = False) -> QuerySet[Alert]:
@@ -44,7 +44,7 @@ def alert_header(*, user) -> tuple[int, int]:
         f" FROM {Alert._meta.db_table} a WHERE a.recipient_id = %s"
         f" AND (a.family_id IS NULL OR a.kind IN ({kinds}) OR {visible})"
     )
-    with hot_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         unread, newest = cursor.fetchone()
     return unread, newest
@@ -56,23 +56,6 @@ def alerts_after(*, user, after_id: int, limit: int = 1000) -> list[Alert]:
 
 def alerts_by_ids(*, user, ids) -> list[Alert]:
     return list(alert_list(user=user).filter(id__in=ids).order_by("id"))
-
-
-_datetime = serializers.DateTimeField()
-
-
-def _alert_data(alert: Alert) -> dict:
-    """One alert exactly as AlertSerializer renders it, built directly (delivery's hot path)."""
-    return {
-        "id": alert.id,
-        "kind": alert.kind,
-        "family": alert.family_id,
-        "agency": alert.agency_id,
-        "agency_name": alert.agency_name,
-        "summary": alert.summary,
-        "created_at": _datetime.to_representation(alert.created_at),
-        "read_at": None if alert.read_at is None else _datetime.to_representation(alert.read_at),
-    }
 
 
 def alerts_deliverable(*, user_id: int, ids) -> list[dict] | None:
@@ -103,11 +86,20 @@ def alerts_deliverable(*, user_id: int, ids) -> list[dict] | None:
             f" OR {access.family_visible_sql('al.family_id')})"
         )
         params += [user_id, *ids, *ALWAYS_DELIVERED, user_id, user_id]
-    rows = instances(Alert, sql, params)
+    rows = list(Alert.objects.raw(sql, params))
     status = [r for r in rows if r.id is None]
     if not status or not access.case_user_allowed(status[0].is_active, status[0].role):
         return None
-    return [_alert_data(a) for a in sorted((r for r in rows if r.id is not None), key=_id)]
+    alerts = sorted((r for r in rows if r.id is not None), key=_id)
+    for alert in alerts:  # the agency the row read, where `alerts_json` reads it
+        alert.agency = (
+            None
+            if alert.agency_id is None
+            else Agency.from_db(
+                alert._state.db, ["id", "name"], [alert.agency_id, alert.agency_name]
+            )
+        )
+    return alerts_json(alerts)
 
 
 def _id(alert: Alert) -> int:

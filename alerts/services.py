@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts import push
-from alerts.models import Alert, AlertTicket
+from alerts.models import Alert, AlertKind, AlertTicket
 from cases import access
-from cases.models import Family
+from cases.models import Family, Visibility
 
 TICKET_LIFETIME = timedelta(seconds=60)
 
@@ -25,7 +25,7 @@ def alerts_for_event(
     summary: str,
     source_type: str = "",
     source_id: int | None = None,
-    visibility: str = "team",
+    visibility: str = Visibility.TEAM,
     recipients=None,
 ) -> list[Alert]:
     """Alert every team member who may see this event (not its author).
@@ -39,22 +39,15 @@ def alerts_for_event(
         visibility=visibility,
         recording_agency_id=agency_id,
     ) - {author_id}
-    alerts = Alert.objects.bulk_create(
-        [
-            Alert(
-                recipient_id=user_id,
-                family=family,
-                agency_id=agency_id,
-                kind=kind,
-                summary=summary[:300],
-                source_type=source_type,
-                source_id=source_id,
-            )
-            for user_id in sorted(allowed)
-        ]
+    return alerts_to_users(
+        user_ids=allowed,
+        kind=kind,
+        summary=summary,
+        family=family,
+        agency_id=agency_id,
+        source_type=source_type,
+        source_id=source_id,
     )
-    push.alerts_push_on_commit(alerts)
-    return alerts
 
 
 def alerts_to_users(
@@ -67,7 +60,10 @@ def alerts_to_users(
     source_type: str = "",
     source_id: int | None = None,
 ) -> list[Alert]:
-    """Alerts addressed to named users whatever their access (e.g. 'your access ended')."""
+    """Alerts addressed to named users whatever their access (e.g. 'your access ended').
+
+    The one place alert rows are made: one per user, in user id order, written in the caller's
+    transaction; the push leaves after commit."""
     alerts = Alert.objects.bulk_create(
         [
             Alert(
@@ -101,7 +97,7 @@ def alerts_access_lost(*, family: Family, change, reason: str) -> list[Alert]:
     )
     return alerts_to_users(
         user_ids=named | set(change.lost_user_ids),
-        kind="access.lost",
+        kind=AlertKind.ACCESS_LOST,
         family=family,
         summary=f"Your access to family {family.reference} has ended: {reason}.",
     )

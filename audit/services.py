@@ -4,7 +4,6 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import AccessEvent, StaffEvent
-from core.db import hot_cursor
 
 _COLUMNS = ("at", "user_id", "agency_id", "family_id", "action", "method", "path")
 _COLUMNS += ("status_code", "emergency")
@@ -13,10 +12,11 @@ _COLUMNS += ("status_code", "emergency")
 def access_event_record(
     *, user, agency_id, family_id, method: str, path: str, emergency: bool, status_code=None
 ) -> None:
-    """One row per request that reached a family's record (cases/api.py `FamilyScopedView`).
+    """One row per request that reached a family's record (cases/api.py `FamilyScopedView`; the
+    pages' `cases.views.family_page`).
 
-    A plain INSERT: on every family request, `Model.save()`'s machinery (signals, field
-    pre-save, RETURNING the id nobody reads) cost ~0.5 ms of the request's CPU.
+    A plain INSERT: it runs on every family request, and `Model.save()`'s machinery (signals,
+    field pre-save, RETURNING the id nobody reads) cost a measurable share of it (decision 0008).
     """
     values = (
         connection.ops.adapt_datetimefield_value(timezone.now()),
@@ -29,7 +29,7 @@ def access_event_record(
         status_code,
         emergency,
     )
-    with hot_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {AccessEvent._meta.db_table} ({', '.join(_COLUMNS)})"
             f" VALUES ({', '.join(['%s'] * len(_COLUMNS))})",

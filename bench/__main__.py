@@ -20,11 +20,12 @@ import time
 import uuid
 
 BENCHES = [
-    "generate",  # the synthetic council: 20,000 families, 1M interventions+contacts (issue 5)
-    "visibility",  # visible families three ways: ours, guardian default, SQL floor (issue 5)
-    "http_load",  # 4 endpoints × ours/textbook/floor over HTTP, 8 clients (issue 5)
-    "alerts_latency",  # alert latency from the POST to another user's socket (issue 3)
+    "generate",  # the synthetic council: 20,000 families, 1M interventions+contacts
+    "visibility",  # visible families three ways: ours, guardian default, SQL floor
+    "http_load",  # 4 endpoints × ours/textbook/floor over HTTP, 8 clients
+    "alerts_latency",  # alert latency from the POST to another user's socket
     "page_load",  # the caseload and family pages beside the JSON they stand for
+    "library_way",  # each of our own pieces beside the library's way it replaces
 ]
 
 

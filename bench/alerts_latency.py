@@ -2,7 +2,7 @@
 
 Real services only: PostgreSQL (its own database, `teamaround_bench`, created and migrated here),
 Redis (the channel layer), and the app served as in production by `python -m core.serve
---workers 2` (uvicorn workers). Two phases (issue 3, "Done means" 4):
+--workers 2` (uvicorn workers). Two phases:
 
 - idle: one socket (a key worker), a partner records 300 interventions one after another;
 - loaded: 200 sockets open, one per user as one browser tab each (the 8 posting partners, the 8
@@ -50,6 +50,9 @@ LIVE_WAIT_S = 2.0  # idle: how long to wait for one alert before counting it mis
 GRACE_S = 3.0  # loaded: how long after the last POST to wait for stragglers
 
 TARGETS = {"idle_p95_ms": 25, "loaded_p95_ms": 150, "loaded_p99_ms": 300}
+# The served app's settings; BENCH_SERVER_SETTINGS serves it otherwise (e.g. with one piece
+# switched to the library's way: bench/library/, bench/library_way.py).
+SERVER_SETTINGS = os.environ.get("BENCH_SERVER_SETTINGS", "config.settings")
 
 
 @dataclass(frozen=True)
@@ -93,34 +96,41 @@ def _env(bench_url: str, redis_url: str) -> dict:
     env.update(
         DATABASE_URL=bench_url,
         REDIS_URL=redis_url,
-        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_SETTINGS_MODULE=SERVER_SETTINGS,
         PGAPPNAME=APP_NAME,
         PYTHONUNBUFFERED="1",
     )
     return env
 
 
-class Server:
-    """uvicorn with N workers in its own process group; stopped by that group's id."""
+def core_serve_command(port: int, workers: int) -> list[str]:
+    """How the app is served (Makefile `run`): `python -m core.serve`, uvicorn workers."""
+    return [
+        sys.executable,
+        "-m",
+        "core.serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--timeout-graceful-shutdown",
+        "3",
+    ]
 
-    def __init__(self, env: dict, workers: int, log_path: Path):
+
+class Server:
+    """The app served with N workers in its own process group; stopped by that group's id.
+
+    `command(port, workers)` gives the server's command line (default: `core_serve_command`)."""
+
+    def __init__(self, env: dict, workers: int, log_path: Path, command=core_serve_command):
         self.port = _free_port()
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "core.serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(workers),
-                "--timeout-graceful-shutdown",
-                "3",
-            ],
+            command(self.port, workers),
             cwd=ROOT,
             env=env,
             stdout=self._log,
@@ -133,7 +143,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited:\n{self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(f"server exited:\n{self.log_path.read_text()[-3000:]}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
                     s.sendall(b"GET /api/v1/me/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -142,7 +152,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"uvicorn not ready:\n{self.log_path.read_text()[-3000:]}")
+        raise RuntimeError(f"server not ready:\n{self.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -268,7 +278,7 @@ def _data_ensure() -> Data:
                     family=family, by=kw, agency=member.agency, practitioner_id=member.user_id
                 )
         if not SharingBasis.objects.filter(family=family, withdrawn_at__isnull=True).exists():
-            # Since the consent issue, the team sees the record only under a lawful basis.
+            # The team sees the record only under a lawful basis (decision 0005).
             parent = case_services.person_create(
                 family=family,
                 by=kw,
@@ -758,7 +768,8 @@ def run(*, small: bool = False) -> int:
     finally:
         server.stop()
     print(
-        f"alerts latency: core.serve 2 workers, {os.cpu_count()} cores, Redis pub/sub,"
+        f"alerts latency: core.serve 2 workers ({SERVER_SETTINGS}), {os.cpu_count()} cores,"
+        " Redis pub/sub,"
         f" PostgreSQL {BENCH_DB}{' (small run)' if small else ''};"
         f" load average before {load_before:.2f}, after {os.getloadavg()[0]:.2f}"
     )
@@ -768,6 +779,7 @@ def run(*, small: bool = False) -> int:
         "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "cores": os.cpu_count(),
         "load_average_before": round(load_before, 2),
+        "server_settings": SERVER_SETTINGS,
         "size": size.__dict__,
         "targets": TARGETS,
         "idle": idle,

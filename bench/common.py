@@ -103,11 +103,11 @@ def services_note(env: Env) -> str | None:
     )
 
 
-def child_env(env: Env, **extra: str) -> dict:
+def child_env(env: Env, settings: str = BENCH_SETTINGS, **extra: str) -> dict:
     out = dict(os.environ)
     out.update(
         DATABASE_URL=env.database_url,
-        DJANGO_SETTINGS_MODULE=BENCH_SETTINGS,
+        DJANGO_SETTINGS_MODULE=settings,
         PYTHONUNBUFFERED="1",
         FAST_PASSWORD_HASHER="1",
         PGAPPNAME=APP_NAME,
@@ -163,11 +163,11 @@ def bench_lock(env: Env):
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def django_setup(env: Env) -> None:
+def django_setup(env: Env, settings: str = BENCH_SETTINGS) -> None:
     """Point this process's Django at the bench database and migrate it (call once, first)."""
     os.environ.update(
         DATABASE_URL=env.database_url,
-        DJANGO_SETTINGS_MODULE=BENCH_SETTINGS,
+        DJANGO_SETTINGS_MODULE=settings,
         FAST_PASSWORD_HASHER="1",
         PGAPPNAME=APP_NAME,
     )

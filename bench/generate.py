@@ -381,7 +381,7 @@ def _end(closed_day: int) -> int:
 def _filler(model, columns: list[str], now: datetime) -> tuple[list[str], tuple]:
     """Columns this generator does not set, with the value Django would give them.
 
-    Keeps the generator working when another issue adds a field with a default.
+    Keeps the generator working when a later change adds a field with a default.
     """
     cols, vals = [], []
     for f in model._meta.concrete_fields:

@@ -89,8 +89,8 @@ def _workers_ready(server, log_path: Path, timeout: float = 60) -> list[int]:
     """The worker pids, once every one has loaded the app and is accepting.
 
     A client that connects while only one worker is up keeps its keep-alive connection on that
-    worker for good: measured that way, 8 clients all landed on one process. Steady state is
-    every worker up, so the load starts only then.
+    worker for good (decision 0006 has what the bench saw). Steady state is every worker up, so
+    the load starts only then.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -53,7 +53,7 @@ def render(rows: list[dict]) -> str:
 
 
 def alerts_latency_rows(result: dict | None) -> list[dict]:
-    """Rows for bench/alerts_latency.py's result (issue 3)."""
+    """Rows for bench/alerts_latency.py's result."""
     if not result:
         return [
             {

@@ -14,7 +14,8 @@ of N runs after warm-up:
   guardian, a cursor for the floor);
 - "SQL": the SQL each produced, executed and fetched through the same cursor, so the figure is
   the database's plan and nothing else.
-Target (issue 5): ours within 2× of the floor, for both agencies, page and count ("as called").
+Target (`TARGET_RATIO`): ours within 2× of the floor, for both agencies, page and count ("as
+called").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The access rule: the one place that decides who sees a family and writes the guardian rows.
 
-Rule (DESIGN.md "Access"): an agency sees a family's record when it is on the team (an active
+Rule (decisions 0001 and 0005): an agency sees a family's record when it is on the team (an active
 involvement) and a current lawful basis covers it (`current_bases_by_agency`); the lead agency
 always does; the key worker always does; a user with live emergency access does, until it
 expires. Grants are django-guardian rows in the direct-FK tables (`FamilyGroupObjectPermission`
@@ -11,8 +11,8 @@ Everything that reads case data asks this module: `families_visible_to` (every l
 families), `family_with_permissions` / `family_permissions` (every request about one family: no
 view permission is a 404, the same answer the list gives; services re-check under the family's
 row lock), `restricted_q` (which restricted entries a user may see), `visible_family_ids_among`
-and `family_viewers_among` (alert delivery and fan-out). The hot reads here are written as SQL
-(docs/decisions/0008-hot-reads-in-sql.md).
+and `family_viewers_among` (alert delivery and fan-out). Who may do an action is a predicate
+here too ("who may do what" below). The hot reads here are written as SQL (decision 0008).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from datetime import date, datetime
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
+from django.db import connection
 from django.db.models import Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -32,8 +33,7 @@ from agencies.models import Agency, AgencyKind, StaffMember
 from agencies.roles import CASE_ROLES, Role
 from agencies.selectors import staff_for_user
 from cases.grants import FamilyGroupObjectPermission, FamilyUserObjectPermission
-from cases.models import Family, Involvement
-from core.db import hot_cursor, instances
+from cases.models import Family, Involvement, Visibility
 from core.exceptions import Forbidden as Forbidden  # access names the answers: 403
 from core.exceptions import NoAccess as NoAccess  # 404
 from core.exceptions import StateConflict as StateConflict  # 409
@@ -120,12 +120,13 @@ def sharing_basis_in_force_q(*, today: date) -> Q:
 
 def family_grants_derive(*, family: Family, now: datetime | None = None) -> Grants:
     """What the rule says the guardian rows for this family must be, at `now`."""
-    from consent.models import EmergencyAccess
+    from consent.models import AccessPeriod, EmergencyAccess
 
+    kinds = AccessPeriod.Footing
     now = now or timezone.now()
     grants = Grants()
     lead = family.lead_agency
-    grants.add("group", lead.group_id, LEAD_AGENCY_PERMS, Footing("lead_agency", lead.id))
+    grants.add("group", lead.group_id, LEAD_AGENCY_PERMS, Footing(kinds.LEAD_AGENCY, lead.id))
     covered = current_bases_by_agency(family=family, today=timezone.localdate(now))
     involvements = family.involvements.filter(ended_on__isnull=True).select_related("agency")
     for involvement in involvements:
@@ -135,13 +136,15 @@ def family_grants_derive(*, family: Family, now: datetime | None = None) -> Gran
                 "group",
                 involvement.agency.group_id,
                 TEAM_PERMS,
-                Footing("team_basis", involvement.agency_id, basis_id),
+                Footing(kinds.TEAM_BASIS, involvement.agency_id, basis_id),
             )
     if family.key_worker_id:
-        grants.add("user", family.key_worker_id, KEY_WORKER_PERMS, Footing("key_worker"))
+        grants.add("user", family.key_worker_id, KEY_WORKER_PERMS, Footing(kinds.KEY_WORKER))
     emergency = EmergencyAccess.objects.filter(family=family, expires_at__gt=now)
     for grant in emergency.order_by("id"):
-        grants.add("user", grant.user_id, EMERGENCY_PERMS, Footing("emergency", grant.agency_id))
+        grants.add(
+            "user", grant.user_id, EMERGENCY_PERMS, Footing(kinds.EMERGENCY, grant.agency_id)
+        )
     return grants
 
 
@@ -296,14 +299,15 @@ def families_visible_to(user) -> QuerySet[Family]:
     (`_agency_sees_many`, a plan hint that never decides access):
 
     - few (a small agency): `id IN (group grants UNION ALL user grants)`, a semi-join that starts
-      from the agency's grants (130 families: page 1.5 ms, count 0.7 ms);
+      from the agency's grants;
     - many (police, schools, the lead agency): `id IN (group grants) OR id IN (user grants)`,
       which PostgreSQL runs as hashed subplans while walking families in the order asked, so a
       first page of 50 by reference reads ~50 / share rows instead of joining and sorting every
-      visible family (3,000 families: 1.4 ms vs 5.4 ms; 8,000: 2.0 ms vs 11.7 ms).
+      visible family.
 
     The grant subqueries are written as SQL (`_tables`, `_view_permission_sql`): built by the ORM
-    they cost ~1.5 ms of Python per request to compile, more than the database took to run them.
+    they took more Python time to compile than the database took to run them. The measurements
+    of both forms and of the ORM version are in decision 0008.
     """
     staff = case_staff(user)
     if staff is None:
@@ -341,7 +345,7 @@ def _agency_sees_many(group_id: int) -> bool:
     cached = _grant_counts.get(group_id)
     if cached is None or now - cached[0] > GRANT_COUNT_TTL:
         t = _tables()
-        with hot_cursor() as cursor:
+        with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT count(*) FROM {t.groups} g"
                 f" WHERE g.group_id = %s AND g.permission_id = {_view_permission_sql()}",
@@ -396,7 +400,7 @@ def family_permissions(user, family: Family) -> FamilyPerms:
     staff = case_staff(user)
     if staff is None:
         return FamilyPerms()
-    with hot_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             _grants_of_holder_sql(_tables()),
             [family.id, staff.agency.group_id, family.id, user.id],
@@ -414,12 +418,13 @@ def family_with_permissions(user, family_id: int) -> tuple[Family | None, Family
     if staff is None or not 0 < family_id < 2**63:  # beyond a 64-bit id: no such family
         return None, FamilyPerms()
     t = _tables()
-    rows = instances(
-        Family,
-        f"SELECT f.*, h.codename AS grant_codename, h.source AS grant_source"
-        f" FROM {Family._meta.db_table} f LEFT JOIN ({_grants_of_holder_sql(t)}) h"
-        f" ON h.family_id = f.id WHERE f.id = %s",
-        [family_id, staff.agency.group_id, family_id, user.id, family_id],
+    rows = list(
+        Family.objects.raw(
+            f"SELECT f.*, h.codename AS grant_codename, h.source AS grant_source"
+            f" FROM {Family._meta.db_table} f LEFT JOIN ({_grants_of_holder_sql(t)}) h"
+            f" ON h.family_id = f.id WHERE f.id = %s",
+            [family_id, staff.agency.group_id, family_id, user.id, family_id],
+        )
     )
     if not rows:
         return None, FamilyPerms()
@@ -465,7 +470,7 @@ def restricted_q(user, family: Family) -> Q:
         user_id=user.id, agency_id=staff.agency_id, role=staff.role, family=family
     ):
         return Q()
-    return Q(visibility="team") | Q(agency_id=staff.agency_id)
+    return Q(visibility=Visibility.TEAM) | Q(agency_id=staff.agency_id)
 
 
 # --- who may do what ----------------------------------------------------------------------------
@@ -497,26 +502,6 @@ def works_with_families(staff: StaffMember | None) -> bool:
     """Staff whose role works with case data (not agency admins), e.g. a team's named
     practitioner."""
     return staff is not None and staff.role in CASE_ROLES
-
-
-def may_manage_staff(*, user, agency: Agency) -> bool:
-    """Platform admins, and the agency's own admins, create staff and change their roles."""
-    if getattr(user, "is_staff", False):
-        return True
-    staff = staff_for_user(user)
-    return bool(staff and staff.agency_id == agency.id and staff.role == Role.AGENCY_ADMIN)
-
-
-def staff_change_watcher_ids(*, agency_id: int) -> set[int]:
-    """Who hears of staff accounts created and roles changed in an agency: its active admins
-    and managers."""
-    return set(
-        StaffMember.objects.filter(
-            agency_id=agency_id,
-            role__in=(Role.AGENCY_ADMIN, Role.MANAGER),
-            user__is_active=True,
-        ).values_list("user_id", flat=True)
-    )
 
 
 HOME_CASELOAD = "caseload"  # key workers: their own families
@@ -596,6 +581,26 @@ def may_review_sharing_basis(*, staff: StaffMember | None, family: Family) -> bo
     return is_lead_manager(staff, family)
 
 
+def may_request_report(staff: StaffMember | None, *, council_wide: bool) -> bool:
+    """A council-wide report (caseload, outcomes, results claims) covers every family the
+    requester's agency leads: for managers of an early help agency, which leads families. A
+    report about one family (its summary) is for anyone who works with case data; whether they
+    see that family is `family_with_permissions`' answer, asked for the family."""
+    if staff is None or staff.role not in CASE_ROLES:
+        return False
+    if not council_wide:
+        return True
+    return staff.role == Role.MANAGER and staff.agency.kind == AgencyKind.EARLY_HELP
+
+
+def report_visible_to(user, *, requested_by_id: int, council_wide: bool) -> bool:
+    """A report is its requester's alone (it holds what they may see), and only while they
+    still may ask for one like it: a manager who changed role no longer reads the council's."""
+    if getattr(user, "id", None) != requested_by_id:
+        return False
+    return may_request_report(case_staff(user), council_wide=council_wide)
+
+
 EMERGENCY_GRANT = "grant"
 EMERGENCY_LIVE = "live"
 EMERGENCY_NEEDS_APPROVAL = "needs_approval"
@@ -654,7 +659,11 @@ def restricted_entries_q(user) -> Q:
     staff = case_staff(user)
     if staff is None:
         return Q(pk__in=[])
-    q = Q(visibility="team") | Q(agency_id=staff.agency_id) | Q(family__key_worker_id=user.id)
+    q = (
+        Q(visibility=Visibility.TEAM)
+        | Q(agency_id=staff.agency_id)
+        | Q(family__key_worker_id=user.id)
+    )
     if staff.role == Role.MANAGER:
         q |= Q(family__lead_agency_id=staff.agency_id)
     return q
@@ -715,7 +724,7 @@ def visible_family_ids_among(*, user_id: int, family_ids) -> set[int] | None:
             f" WHERE f.id IN ({_placeholders(family_ids)}) AND {family_visible_sql('f.id')}"
         )
         params += [*family_ids, user_id, user_id]
-    with hot_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     if not any(fid is None and case_user_allowed(active, role) for fid, active, role in rows):
@@ -768,7 +777,11 @@ TEAM = object()  # `family_viewers_among(user_ids=TEAM)`: the family's team
 
 
 def family_viewers_among(
-    *, family: Family, user_ids, visibility: str = "team", recording_agency_id: int | None = None
+    *,
+    family: Family,
+    user_ids,
+    visibility: str = Visibility.TEAM,
+    recording_agency_id: int | None = None,
 ) -> set[int]:
     """Which of `user_ids` may see an entry of `family` with this visibility (one query).
 
@@ -797,14 +810,14 @@ def family_viewers_among(
         f" WHERE {candidates} AND s.role IN ({_placeholders(roles)})"
         f" AND {family_visible_sql('%s', user='s.user_id')}"
     )
-    with hot_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *roles, family.id, family.id])
         rows = cursor.fetchall()
     viewers = set()
     for member_user_id, agency_id, role, is_active in rows:
         if not is_active:
             continue
-        if visibility == "restricted" and not sees_restricted_entry(
+        if visibility == Visibility.RESTRICTED and not sees_restricted_entry(
             user_id=member_user_id,
             agency_id=agency_id,
             role=role,
@@ -814,3 +827,29 @@ def family_viewers_among(
             continue
         viewers.add(member_user_id)
     return viewers
+
+
+# --- who manages an agency's staff ---------------------------------------------------------
+# Staff accounts, not case data; decided here with every other rule of who may do what. The
+# staff pages, the staff API and agencies/services.py ask these (the one upward import of
+# agencies, listed in the layers contract).
+
+
+def may_manage_staff(*, user, agency: Agency) -> bool:
+    """Platform admins, and the agency's own admins, create staff and change their roles."""
+    if getattr(user, "is_staff", False):
+        return True
+    staff = staff_for_user(user)
+    return bool(staff and staff.agency_id == agency.id and staff.role == Role.AGENCY_ADMIN)
+
+
+def staff_change_watcher_ids(*, agency_id: int) -> set[int]:
+    """Who hears of staff accounts created and roles changed in an agency: its active admins
+    and managers."""
+    return set(
+        StaffMember.objects.filter(
+            agency_id=agency_id,
+            role__in=(Role.AGENCY_ADMIN, Role.MANAGER),
+            user__is_active=True,
+        ).values_list("user_id", flat=True)
+    )

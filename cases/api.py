@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from audit import services as audit_services
 from cases import access, selectors, serializers, services
-from cases.models import PlanAction
+from cases.models import FamilyStatus, PlanAction
 from core.exceptions import Conflict, PreconditionFailed, PreconditionRequired
 from core.pagination import ChronologyPage, CursorPage, ReferencePage
 
@@ -120,7 +120,7 @@ class FamilyListCreate(generics.ListAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("status", OpenApiTypes.STR, enum=["open", "closed"]),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=FamilyStatus.values),
             OpenApiParameter("key_worker", OpenApiTypes.STR, enum=["me"]),
             OpenApiParameter("q", OpenApiTypes.STR, description="reference, name or postcode"),
             OpenApiParameter("page_size", OpenApiTypes.INT),
@@ -134,7 +134,7 @@ class FamilyListCreate(generics.ListAPIView):
         status_filter = params.get("status")
         return selectors.family_list(
             user=self.request.user,
-            status=status_filter if status_filter in {"open", "closed"} else None,
+            status=status_filter if status_filter in FamilyStatus.values else None,
             key_worker_me=params.get("key_worker") == "me",
             q=params.get("q"),
         )

@@ -231,6 +231,9 @@ class MemberForm(FamilyScopedForm):
         label="Last name", max_length=100, error_messages=_needed("Enter their last name")
     )
     date_of_birth = GovDateField(label="Date of birth", required=False)
+    expected_birth_on = GovDateField(
+        label="Expected date of birth of their baby (an expectant parent)", required=False
+    )
     relationship = _radios(
         Relationship.choices,
         label="Relationship in the household",

@@ -16,7 +16,9 @@ class Family(models.Model):
     name = models.CharField("household name", max_length=200)
     address = models.TextField(blank=True, default="")
     postcode = models.CharField(max_length=8)
-    status = models.CharField(max_length=10, choices=FamilyStatus.choices, default="open")
+    status = models.CharField(
+        max_length=10, choices=FamilyStatus.choices, default=FamilyStatus.OPEN
+    )
     level_of_need = models.PositiveSmallIntegerField(null=True, blank=True)
     key_worker = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="key_worker_families"
@@ -69,6 +71,9 @@ class Person(models.Model):
     # 12 or over recorded as competent to decide (a competent child's decision prevails).
     parental_responsibility = models.BooleanField(default=False)
     competent_to_consent = models.BooleanField(default=False)
+    # An expectant parent: the expected date of birth of their baby (results claims count an
+    # expectant parent as a dependent child does).
+    expected_birth_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -136,7 +141,9 @@ class Need(models.Model):
     outcome = models.ForeignKey(HeadlineOutcome, on_delete=models.PROTECT)
     descriptor = models.CharField(max_length=300)
     evidence = models.TextField(blank=True, default="")
-    status = models.CharField(max_length=20, choices=NeedStatus.choices, default="identified")
+    status = models.CharField(
+        max_length=20, choices=NeedStatus.choices, default=NeedStatus.IDENTIFIED
+    )
     identified_on = models.DateField()
     achieved_on = models.DateField(null=True, blank=True)
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
@@ -174,7 +181,9 @@ class PlanAction(models.Model):
     needs = models.ManyToManyField(Need, blank=True, related_name="actions")
     owner_agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
     due_on = models.DateField()
-    status = models.CharField(max_length=20, choices=ActionStatus.choices, default="open")
+    status = models.CharField(
+        max_length=20, choices=ActionStatus.choices, default=ActionStatus.OPEN
+    )
     version = models.PositiveIntegerField(default=1)
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -213,7 +222,9 @@ class Intervention(models.Model):
     needs = models.ManyToManyField(Need, blank=True, related_name="interventions")
     persons = models.ManyToManyField(Person, blank=True, related_name="interventions")
     outcome = models.TextField(blank=True, default="")
-    visibility = models.CharField(max_length=12, choices=Visibility.choices, default="team")
+    visibility = models.CharField(
+        max_length=12, choices=Visibility.choices, default=Visibility.TEAM
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -242,7 +253,9 @@ class Contact(models.Model):
     intervention = models.ForeignKey(
         Intervention, null=True, blank=True, on_delete=models.PROTECT, related_name="contacts"
     )
-    visibility = models.CharField(max_length=12, choices=Visibility.choices, default="team")
+    visibility = models.CharField(
+        max_length=12, choices=Visibility.choices, default=Visibility.TEAM
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -258,7 +271,9 @@ class ChronologyEntry(models.Model):
     agency = models.ForeignKey(Agency, null=True, on_delete=models.PROTECT, related_name="+")
     summary = models.CharField(max_length=300)
     object_id = models.BigIntegerField()
-    visibility = models.CharField(max_length=12, choices=Visibility.choices, default="team")
+    visibility = models.CharField(
+        max_length=12, choices=Visibility.choices, default=Visibility.TEAM
+    )
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -10,10 +10,12 @@ from django.http import Http404
 from agencies.models import Agency
 from cases import access, validators
 from cases.models import (
+    ActionStatus,
     Assessment,
     ChronologyEntry,
     Contact,
     Family,
+    FamilyStatus,
     HeadlineOutcome,
     Intervention,
     Involvement,
@@ -21,7 +23,6 @@ from cases.models import (
     Person,
     PlanAction,
 )
-from core.db import instances
 
 CURRENT_FRAMEWORK = "2022"
 
@@ -74,20 +75,6 @@ def family_list(
     return qs
 
 
-def family_by_id(*, family_id: int, names: bool = False) -> Family:
-    """The family by id, visibility NOT applied: only for callers that then decide it with
-    `access.family_permissions` (every family-scoped request, cases/api.py). 404 if there is no
-    such family. `names`: with its key worker and lead agency (what the detail shows)."""
-    family = (
-        (Family.objects.select_related("key_worker", "lead_agency") if names else Family.objects)
-        .filter(id=family_id)
-        .first()
-    )
-    if family is None:
-        raise Http404
-    return family
-
-
 def family_get(*, user, family_id: int) -> Family:
     """The family if `user` may see it, else 404 (existence is not disclosed): one statement,
     `access.family_with_permissions`, as for every request about one family, so a hidden family
@@ -111,64 +98,68 @@ def family_detail_prefetch(family: Family, *, sharing_bases: bool = True) -> Fam
     `sharing_bases` (the family page, which loads the bases with more of them) the last is not
     loaded.
 
-    Five statements written as SQL (core.db.instances: model instances; prepared statements
-    on PostgreSQL, raw querysets elsewhere):
-    the same as ORM prefetches cost ~4 ms of Python a request to compile and load, the most
-    of anything in the family detail (bench). tests/cases/test_detail_load.py compares the
-    detail with one loaded by the ORM for every family of the demo borough.
+    Five statements written as SQL (raw querysets): as ORM prefetches they were the largest
+    cost of the family detail (decisions 0008 and 0013 have the figures).
+    tests/cases/test_detail_load.py compares the detail with one loaded by the ORM for every
+    family of the demo borough.
     """
     from consent.models import SharingBasis
 
     user, agency = get_user_model()._meta.db_table, Agency._meta.db_table
-    names = instances(
-        Family,
-        f"SELECT f.id, f.key_worker_id, f.lead_agency_id, u.username AS key_worker__username,"
-        f" u.first_name AS key_worker__first_name, u.last_name AS key_worker__last_name,"
-        f" a.name AS lead_agency__name FROM {Family._meta.db_table} f"
-        f" INNER JOIN {agency} a ON a.id = f.lead_agency_id"
-        f" LEFT JOIN {user} u ON u.id = f.key_worker_id WHERE f.id = %s",
-        [family.id],
+    names = list(
+        Family.objects.raw(
+            f"SELECT f.id, f.key_worker_id, f.lead_agency_id, u.username AS key_worker__username,"
+            f" u.first_name AS key_worker__first_name, u.last_name AS key_worker__last_name,"
+            f" a.name AS lead_agency__name FROM {Family._meta.db_table} f"
+            f" INNER JOIN {agency} a ON a.id = f.lead_agency_id"
+            f" LEFT JOIN {user} u ON u.id = f.key_worker_id WHERE f.id = %s",
+            [family.id],
+        )
     )
     _related_attach(names, "key_worker", ("username", "first_name", "last_name"))
     _related_attach(names, "lead_agency", ("name",))
     family.key_worker = getattr(names[0], "key_worker", None) if names[0].key_worker_id else None
     family.lead_agency = names[0].lead_agency
-    family.detail_members = instances(
-        Person,
-        f"SELECT * FROM {Person._meta.db_table} WHERE family_id = %s ORDER BY id",
-        [family.id],
+    family.detail_members = list(
+        Person.objects.raw(
+            f"SELECT * FROM {Person._meta.db_table} WHERE family_id = %s ORDER BY id",
+            [family.id],
+        )
     )
-    team = instances(
-        Involvement,
-        f"SELECT i.*, a.name AS agency__name, u.username AS practitioner__username,"
-        f" u.first_name AS practitioner__first_name, u.last_name AS practitioner__last_name"
-        f" FROM {Involvement._meta.db_table} i INNER JOIN {agency} a ON a.id = i.agency_id"
-        f" LEFT JOIN {user} u ON u.id = i.practitioner_id"
-        f" WHERE i.family_id = %s AND i.ended_on IS NULL ORDER BY i.id",
-        [family.id],
+    team = list(
+        Involvement.objects.raw(
+            f"SELECT i.*, a.name AS agency__name, u.username AS practitioner__username,"
+            f" u.first_name AS practitioner__first_name, u.last_name AS practitioner__last_name"
+            f" FROM {Involvement._meta.db_table} i INNER JOIN {agency} a ON a.id = i.agency_id"
+            f" LEFT JOIN {user} u ON u.id = i.practitioner_id"
+            f" WHERE i.family_id = %s AND i.ended_on IS NULL ORDER BY i.id",
+            [family.id],
+        )
     )
     _related_attach(team, "agency", ("name",))
     _related_attach(team, "practitioner", ("username", "first_name", "last_name"))
     family.active_team = team
-    needs = instances(
-        Need,
-        f"SELECT n.*, o.code AS outcome__code, o.label AS outcome__label"
-        f" FROM {Need._meta.db_table} n"
-        f" INNER JOIN {HeadlineOutcome._meta.db_table} o ON o.id = n.outcome_id"
-        f" WHERE n.family_id = %s ORDER BY n.id",
-        [family.id],
+    needs = list(
+        Need.objects.raw(
+            f"SELECT n.*, o.code AS outcome__code, o.label AS outcome__label"
+            f" FROM {Need._meta.db_table} n"
+            f" INNER JOIN {HeadlineOutcome._meta.db_table} o ON o.id = n.outcome_id"
+            f" WHERE n.family_id = %s ORDER BY n.id",
+            [family.id],
+        )
     )
     _related_attach(needs, "outcome", ("code", "label"))
     family.detail_needs = needs
     if not sharing_bases:
         return family
-    family.detail_sharing_bases = instances(
-        SharingBasis,
-        f"SELECT id, family_id, basis, withdrawn_at, expires_on, review_on, confirmed_at,"
-        f" recorded_at"
-        f" FROM {SharingBasis._meta.db_table} WHERE family_id = %s"
-        f" ORDER BY recorded_at DESC, id DESC",
-        [family.id],
+    family.detail_sharing_bases = list(
+        SharingBasis.objects.raw(
+            f"SELECT id, family_id, basis, withdrawn_at, expires_on, review_on, confirmed_at,"
+            f" recorded_at"
+            f" FROM {SharingBasis._meta.db_table} WHERE family_id = %s"
+            f" ORDER BY recorded_at DESC, id DESC",
+            [family.id],
+        )
     )
     return family
 
@@ -251,7 +242,7 @@ def outcome_list(*, framework_version: str | None = None) -> QuerySet[HeadlineOu
 # --- home pages: a key worker's caseload, a partner agency's families, a manager's overview ---
 
 ACTIONS_DUE_WITHIN_DAYS = 14
-OPEN_ACTION_STATUSES = ("open", "in_progress")
+OPEN_ACTION_STATUSES = (ActionStatus.OPEN, ActionStatus.IN_PROGRESS)
 
 # How each home page may be sorted: the page's choice → the ORDER BY (ending in a unique column,
 # so pages never overlap).
@@ -285,7 +276,7 @@ def caseload(
     *,
     user,
     q: str | None = None,
-    status: str | None = "open",
+    status: str | None = FamilyStatus.OPEN,
     level_of_need: int | None = None,
     ordering: str = "reference",
     today=None,
@@ -371,7 +362,7 @@ def caseload_latest_attach(families) -> None:
         family.latest_other_agency = row.get("agency__name")
 
 
-def partner_families(*, user, q: str | None = None, status: str | None = "open"):
+def partner_families(*, user, q: str | None = None, status: str | None = FamilyStatus.OPEN):
     """The families the user's agency sees (`family_list`: the same visibility and search)."""
     return family_list(user=user, status=status, q=q)
 
@@ -384,7 +375,9 @@ def agency_open_actions(*, user) -> QuerySet[PlanAction]:
         return PlanAction.objects.none()
     return (
         PlanAction.objects.filter(
-            family_id__in=access.families_visible_to(user).filter(status="open").values("id"),
+            family_id__in=access.families_visible_to(user)
+            .filter(status=FamilyStatus.OPEN)
+            .values("id"),
             owner_agency_id=staff.agency_id,
             status__in=OPEN_ACTION_STATUSES,
         )
@@ -445,8 +438,8 @@ def lead_families_by_key_worker(*, user) -> list[dict]:
             "key_worker__username",
         )
         .annotate(
-            open=Count("id", filter=Q(status="open")),
-            closed=Count("id", filter=Q(status="closed")),
+            open=Count("id", filter=Q(status=FamilyStatus.OPEN)),
+            closed=Count("id", filter=Q(status=FamilyStatus.CLOSED)),
         )
     )
     out = [
@@ -485,7 +478,7 @@ def overdue_reviews(*, user, today=None) -> QuerySet[Family]:
 
     today = today or timezone.localdate()
     return (
-        lead_families(user=user, status="open")
+        lead_families(user=user, status=FamilyStatus.OPEN)
         .filter(next_review_on__lt=today)
         .order_by("next_review_on", "reference")
     )
@@ -528,32 +521,12 @@ def family_visit_get(*, user, family: Family):
     return next(iter(visits), None)
 
 
-def chronology_latest_id(*, family: Family) -> int:
-    """The id of the family's newest chronology entry (0 when it has none): what a visit
-    remembers, restricted entries included (ids only)."""
-    from django.db.models import Max
-
-    latest = ChronologyEntry.objects.filter(family=family).aggregate(latest=Max("id"))["latest"]
-    return latest or 0
-
-
-def chronology_filter_options(*, user, family: Family) -> list[tuple[int | None, str, str]]:
-    """(agency id, agency name, type) of the entries of the family the user sees, each pair
-    once, in one query: what the chronology's filters offer."""
-    return list(
-        chronology_list(user=user, family=family)
-        .order_by()
-        .values_list("agency_id", "agency__name", "type")
-        .distinct()
-    )
-
-
 def chronology_summary(*, user, family: Family, since: int | None) -> list[dict]:
     """The family's chronology counted in one statement, by agency, type and whether the user
     sees the entries (`seen`, as `chronology_list` decides it): `n` entries, `new` of them after
     entry `since` (0 when None) and `latest` (the newest id). What the family page's filters
     offer, its page count, what is new since the last visit, and what the visit remembers
-    (`chronology_latest_id`: restricted entries included) come from these rows."""
+    (the newest id, restricted entries included) come from these rows."""
     from django.db.models import BooleanField, Case, Count, Max, Value, When
 
     visible = access.restricted_q(user, family)

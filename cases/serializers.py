@@ -41,7 +41,8 @@ class UserIdField(serializers.IntegerField):
 
 
 class AwareDateTimeField(serializers.DateTimeField):
-    """A time that must carry its UTC offset (API.md: times ISO 8601 with offset)."""
+    """A time that must carry its UTC offset: the API takes and gives times as ISO 8601 with
+    their offset, never a naive local time."""
 
     def enforce_timezone(self, value):
         if timezone.is_naive(value):
@@ -91,6 +92,7 @@ class PersonSerializer(OutputSerializer):
             "ni_number",
             "parental_responsibility",
             "competent_to_consent",
+            "expected_birth_on",
         ]
 
 
@@ -309,6 +311,7 @@ class PersonCreateSerializer(serializers.Serializer):
     ni_number = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
     parental_responsibility = serializers.BooleanField(required=False, default=False)
     competent_to_consent = serializers.BooleanField(required=False, default=False)
+    expected_birth_on = serializers.DateField(required=False, allow_null=True, default=None)
 
 
 class InvolvementCreateSerializer(serializers.Serializer):
@@ -347,7 +350,9 @@ class PlanActionCreateSerializer(serializers.Serializer):
     needs = FamilyScopedPK(Need, many=True, required=False, default=list)
     owner_agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all())
     due_on = serializers.DateField()
-    status = serializers.ChoiceField(choices=ActionStatus.choices, required=False, default="open")
+    status = serializers.ChoiceField(
+        choices=ActionStatus.choices, required=False, default=ActionStatus.OPEN
+    )
 
 
 class PlanActionUpdateSerializer(serializers.Serializer):
@@ -366,7 +371,9 @@ class InterventionCreateSerializer(serializers.Serializer):
     needs = FamilyScopedPK(Need, many=True, required=False, default=list)
     persons = FamilyScopedPK(Person, many=True, required=False, default=list)
     outcome = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False, default="team")
+    visibility = serializers.ChoiceField(
+        choices=Visibility.choices, required=False, default=Visibility.TEAM
+    )
 
 
 class ContactCreateSerializer(serializers.Serializer):
@@ -377,4 +384,6 @@ class ContactCreateSerializer(serializers.Serializer):
     intervention = FamilyScopedPK(
         Intervention, restricted=True, required=False, allow_null=True, default=None
     )
-    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False, default="team")
+    visibility = serializers.ChoiceField(
+        choices=Visibility.choices, required=False, default=Visibility.TEAM
+    )

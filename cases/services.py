@@ -15,9 +15,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from agencies.models import Agency, StaffMember
-from alerts import services as alert_services
-from cases import access, validators
+from cases import access, signals, validators
 from cases.models import (
+    ActionStatus,
     Assessment,
     ChronologyEntry,
     Contact,
@@ -27,8 +27,10 @@ from cases.models import (
     Intervention,
     Involvement,
     Need,
+    NeedStatus,
     Person,
     PlanAction,
+    Visibility,
 )
 
 
@@ -40,7 +42,7 @@ def _chronology_add(
     agency_id: int | None,
     summary: str,
     object_id: int,
-    visibility: str = "team",
+    visibility: str = Visibility.TEAM,
 ) -> None:
     if isinstance(at, date) and not isinstance(at, datetime):
         at = timezone.make_aware(datetime.combine(at, datetime.min.time()))
@@ -65,12 +67,11 @@ def _event_record(
     summary: str,
     source_type: str,
     source_id: int,
-    visibility: str = "team",
+    visibility: str = Visibility.TEAM,
 ) -> None:
-    """An event other agencies hear of: its chronology entry and its alerts, in one transaction.
-
-    The chronology type and the alert kind are the same name; the alert's summary leads with the
-    family reference (it is read outside the family's page).
+    """An event other agencies hear of: its chronology entry, then `signals.family_event_recorded`
+    (the alerts app alerts the team, in this transaction). The chronology type and the alert
+    kind are the same name.
     """
     _chronology_add(
         family=family,
@@ -81,12 +82,13 @@ def _event_record(
         object_id=source_id,
         visibility=visibility,
     )
-    alert_services.alerts_for_event(
+    signals.family_event_recorded.send(
+        sender=Family,
         family=family,
+        by=by,
         kind=kind,
         agency_id=agency_id,
-        author_id=by.user_id,
-        summary=f"{family.reference}: {summary}",
+        summary=summary,
         source_type=source_type,
         source_id=source_id,
         visibility=visibility,
@@ -129,7 +131,7 @@ def _m2m_set_new(obj, name: str, values) -> None:
 
 
 def _postcode(value: str) -> str:
-    """The normalised postcode, or a field error naming `postcode` (API.md: 400 names the field)."""
+    """The normalised postcode, or a field error naming `postcode` (a 400 names the field)."""
     try:
         return validators.postcode_normalise(value)
     except ValidationError as exc:
@@ -147,9 +149,7 @@ def family_create(
     level_of_need: int | None = None,
 ) -> Family:
     if not access.may_open_family(by):
-        raise PermissionError(
-            "Only key workers and managers of an early help agency open families."
-        )
+        raise access.Forbidden("Only key workers and managers of an early help agency.")
     family = Family.objects.create(
         reference=f"TMP-{uuid.uuid4().hex[:12]}",
         name=name,
@@ -232,7 +232,9 @@ def family_update(*, family_id: int, by: StaffMember, expected_version: int, **c
                 " the family over to a colleague."
             )
     if "status" in changes and changes["status"] != family.status:
-        family.closed_on = timezone.localdate() if changes["status"] == "closed" else None
+        family.closed_on = (
+            timezone.localdate() if changes["status"] == FamilyStatus.CLOSED else None
+        )
     for field, value in changes.items():
         setattr(family, field, value)
     family.version += 1
@@ -251,7 +253,8 @@ def family_update(*, family_id: int, by: StaffMember, expected_version: int, **c
 
 
 def _key_worker_change_record(*, family: Family, by: StaffMember, previous_id: int | None) -> None:
-    """The chronology entry (who, from whom, to whom) and the alerts to both key workers."""
+    """The chronology entry (who, from whom, to whom), then `signals.key_worker_changed` (the
+    alerts app alerts both key workers)."""
     names = _user_names({previous_id, family.key_worker_id, by.user_id})
     summary = (
         f"Key worker changed by {names[by.user_id]} ({by.agency.name}):"
@@ -265,14 +268,8 @@ def _key_worker_change_record(*, family: Family, by: StaffMember, previous_id: i
         summary=summary,
         object_id=family.id,
     )
-    alert_services.alerts_to_users(
-        user_ids={previous_id, family.key_worker_id} - {None, by.user_id},
-        kind="key_worker.changed",
-        family=family,
-        agency_id=by.agency_id,
-        summary=f"{family.reference}: {summary}",
-        source_type="family",
-        source_id=family.id,
+    signals.key_worker_changed.send(
+        sender=Family, family=family, by=by, previous_id=previous_id, summary=summary
     )
 
 
@@ -343,6 +340,16 @@ def _person_clean(fields: dict) -> dict:
         )
     except ValidationError as exc:
         errors["date_of_birth"] = exc.messages
+    try:
+        # An expected date of birth: a pregnancy lasts no more than about ten months.
+        validators.date_within(
+            fields.get("expected_birth_on"),
+            what="An expected date of birth",
+            earliest=timezone.localdate() - timedelta(days=300),
+            ahead_days=300,
+        )
+    except ValidationError as exc:
+        errors["expected_birth_on"] = exc.messages
     if errors:
         raise ValidationError(errors)
     return fields
@@ -442,9 +449,7 @@ def involvement_end(*, involvement: Involvement, by: StaffMember) -> Involvement
     involvement.ended_on = timezone.localdate()
     involvement.save(update_fields=["ended_on"])
     change = access.family_access_sync(family=family)
-    alert_services.alerts_access_lost(
-        family=family, change=change, reason=f"{involvement.agency.name} left the team"
-    )
+    signals.team_left.send(sender=Family, family=family, involvement=involvement, change=change)
     _chronology_add(
         family=family,
         at=timezone.now(),
@@ -507,7 +512,7 @@ def need_update(
     need.family = family
     if need.version != expected_version:
         raise StaleVersion()
-    if status == "achieved":
+    if status == NeedStatus.ACHIEVED:
         achieved_on = achieved_on or timezone.localdate()
         try:
             validators.date_not_future(achieved_on, what="The achieved date")
@@ -517,7 +522,7 @@ def need_update(
     elif achieved_on is not None:
         raise ValidationError({"achieved_on": ["Only an achieved need has an achieved date."]})
     need.status = status
-    need.achieved_on = achieved_on if status == "achieved" else None
+    need.achieved_on = achieved_on if status == NeedStatus.ACHIEVED else None
     need.version += 1
     need.save(update_fields=["status", "achieved_on", "version"])
     _chronology_add(
@@ -564,7 +569,7 @@ def plan_action_create(
     owner_agency: Agency,
     due_on: date,
     needs: list[Need],
-    status: str = "open",
+    status: str = ActionStatus.OPEN,
 ) -> PlanAction:
     family = family_for_write(family_id=family.pk, by=by, permission=access.RECORD)
     _owner_on_team(family=family, agency=owner_agency)
@@ -649,7 +654,7 @@ def intervention_create(
     needs: list[Need] = (),
     persons: list[Person] = (),
     outcome: str = "",
-    visibility: str = "team",
+    visibility: str = Visibility.TEAM,
 ) -> Intervention:
     family = family_for_write(family_id=family.pk, by=by, permission=access.RECORD)
     _date_field("started_on", started_on, what="The start", ahead_days=INTERVENTION_AHEAD_DAYS)
@@ -673,7 +678,7 @@ def intervention_create(
     _m2m_set_new(intervention, "persons", persons)
     summary = (
         f"{by.agency.name}: {title}"
-        if visibility == "team"
+        if visibility == Visibility.TEAM
         else f"{by.agency.name} recorded a restricted intervention"
     )
     _event_record(
@@ -700,7 +705,7 @@ def contact_create(
     summary: str,
     persons: list[Person] = (),
     intervention: Intervention | None = None,
-    visibility: str = "team",
+    visibility: str = Visibility.TEAM,
 ) -> Contact:
     family = family_for_write(family_id=family.pk, by=by, permission=access.RECORD)
     if occurred_at > timezone.now() + timedelta(minutes=5):
@@ -719,7 +724,7 @@ def contact_create(
     _m2m_set_new(contact, "persons", persons)
     text = (
         f"{by.agency.name} ({contact.get_method_display().lower()}): {summary}"
-        if visibility == "team"
+        if visibility == Visibility.TEAM
         else f"{by.agency.name} recorded a restricted contact"
     )
     _event_record(

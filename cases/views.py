@@ -26,7 +26,7 @@ from django.views.decorators.http import require_safe
 from audit import services as audit_services
 from cases import access, selectors, services
 from cases import forms as case_forms
-from cases.models import FamilyStatus
+from cases.models import ActionStatus, FamilyStatus, NeedStatus
 
 HOME_ROUTES = {
     access.HOME_CASELOAD: "caseload",
@@ -63,7 +63,7 @@ def home(request):
 HOME_PAGE_SIZE = 50
 OPEN_ACTIONS_SHOWN = 100
 OVERDUE_SHOWN = 200
-STATUS_CHOICES = (("open", "Open"), ("closed", "Closed"), ("all", "Any status"))
+STATUS_CHOICES = (*FamilyStatus.choices, ("all", "Any status"))
 LEVEL_CHOICES = (("", "Any level"), ("1", "1"), ("2", "2"), ("3", "3"), ("4", "4"))
 CASELOAD_SORTS = (
     ("reference", "Reference"),
@@ -127,7 +127,7 @@ def caseload(request):
     """A key worker's own families with what needs doing on each (`selectors.caseload`)."""
     _home_only(request, access.HOME_CASELOAD, "key workers")
     q = _search(request)
-    status = _choice(request, "status", STATUS_CHOICES, "open")
+    status = _choice(request, "status", STATUS_CHOICES, FamilyStatus.OPEN)
     level = _choice(request, "level", LEVEL_CHOICES, "")
     sort = _choice(request, "sort", CASELOAD_SORTS, "reference")
     today = timezone.localdate()
@@ -167,7 +167,7 @@ def partner_families(request):
     """A practitioner's agency's families and the agency's own open plan actions on them."""
     _home_only(request, access.HOME_PARTNER, "practitioners")
     q = _search(request)
-    status = _choice(request, "status", STATUS_CHOICES, "open")
+    status = _choice(request, "status", STATUS_CHOICES, FamilyStatus.OPEN)
     families = selectors.partner_families(user=request.user, q=q, status=_status(status))
     actions = list(selectors.agency_open_actions(user=request.user)[: OPEN_ACTIONS_SHOWN + 1])
     staff = access.case_staff(request.user)
@@ -277,16 +277,16 @@ CHRONOLOGY_TYPES = {
 
 
 NEED_TAGS = {
-    "identified": "govuk-tag--blue",
-    "in_progress": "govuk-tag--light-blue",
-    "achieved": "govuk-tag--green",
-    "closed": "govuk-tag--grey",
+    NeedStatus.IDENTIFIED: "govuk-tag--blue",
+    NeedStatus.IN_PROGRESS: "govuk-tag--light-blue",
+    NeedStatus.ACHIEVED: "govuk-tag--green",
+    NeedStatus.CLOSED: "govuk-tag--grey",
 }
 ACTION_TAGS = {
-    "open": "govuk-tag--blue",
-    "in_progress": "govuk-tag--light-blue",
-    "done": "govuk-tag--green",
-    "cancelled": "govuk-tag--grey",
+    ActionStatus.OPEN: "govuk-tag--blue",
+    ActionStatus.IN_PROGRESS: "govuk-tag--light-blue",
+    ActionStatus.DONE: "govuk-tag--green",
+    ActionStatus.CANCELLED: "govuk-tag--grey",
 }
 SHARING_STATUSES = {  # consent.selectors.sharing_basis_status → (label, tag)
     "active": ("Active", "govuk-tag--green"),
@@ -511,7 +511,7 @@ def family_detail_page(request, family_id: int):
         action.may_edit = is_open and access.may_update_plan_action(
             staff=staff, perms=perms, owner_agency_id=action.owner_agency_id
         )
-        action.overdue = action.due_on < today and action.status in ("open", "in_progress")
+        action.overdue = action.due_on < today and action.status in selectors.OPEN_ACTION_STATUSES
         action.tag_class = ACTION_TAGS.get(action.status, "govuk-tag--grey")
     plan = [
         (owner, list(rows))
@@ -951,7 +951,7 @@ class NeedStatusChange(FamilyFormPage):
         )
 
     def save(self, data):
-        achieved = data["status"] == "achieved"
+        achieved = data["status"] == NeedStatus.ACHIEVED
         return services.need_update(
             need_id=self.need.id,
             by=self.staff,

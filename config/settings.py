@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "alerts",
     "consent",
     "audit",
+    "reports",
+    "demo",  # `manage.py seed_demo`
 ]
 
 MIDDLEWARE = [
@@ -113,9 +115,10 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
         "timeout": 10,
     }
     _db["OPTIONS"]["options"] = "-c jit=off"
-    # Prepared statements for the hot SQL statements only (core/db.py `hot_cursor`, a
-    # server-binding cursor): prepared on a connection after their 5th run. Django's own cursors
-    # bind on the client and are never prepared, whatever this says.
+    # Parameters bound on the server, so psycopg prepares a statement on a connection after its
+    # 5th run there: PostgreSQL plans the hot statements once per connection, not per request
+    # (decision 0012). A pooler in front must pass prepared statements (PgBouncer >= 1.21).
+    _db["OPTIONS"]["server_side_binding"] = True
     _db["OPTIONS"]["prepare_threshold"] = int(os.environ.get("DB_PREPARE_THRESHOLD", "5"))
     _db["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", f"test_{_db['NAME']}")}
 else:
@@ -147,6 +150,8 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-digest": {"task": "alerts.tasks.alerts_digest_send", "schedule": 300.0},
     # Expiry of bases and emergency access must bite within 60 s: sweep every 30 s.
     "sharing-sweep": {"task": "consent.tasks.sharing_sweep", "schedule": 30.0},
+    # Report builds whose worker died (no progress for REPORT_STALE_AFTER_S) are started again.
+    "reports-sweep": {"task": "reports.tasks.reports_sweep", "schedule": 60.0},
 }
 
 # --- Auth and object permissions ------------------------------------------------------------------
@@ -206,6 +211,9 @@ SPECTACULAR_SETTINGS = {
         "ActionStatusEnum": "cases.models.ActionStatus",
         "ContactMethodEnum": "cases.models.ContactMethod",
         "ConsentMethodEnum": "consent.models.ConsentMethod",
+        "ReportKindEnum": "reports.models.ReportKind",
+        "ReportFormatEnum": "reports.models.ReportFormat",
+        "ReportStatusEnum": "reports.models.ReportStatus",
     },
 }
 
@@ -221,6 +229,21 @@ STATICFILES_DIRS = [
     ("govuk", BASE_DIR / "node_modules" / "govuk-frontend" / "dist" / "govuk"),
     BASE_DIR / "static",
 ]
+# Built reports (PDF, CSV): files on disk, never served as static or media files; they are
+# downloaded through the app, by their requester only (reports/api.py).
+REPORTS_ROOT = Path(os.environ.get("REPORTS_ROOT", BASE_DIR / "var" / "reports"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "reports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(REPORTS_ROOT), "directory_permissions_mode": 0o700},
+    },
+}
+# A report build that has not shown progress for this long is taken to have lost its worker:
+# the sweep starts it again, up to REPORT_MAX_ATTEMPTS builds, then it is marked failed.
+REPORT_STALE_AFTER_S = int(os.environ.get("REPORT_STALE_AFTER_S", "120"))
+REPORT_MAX_ATTEMPTS = 3
 WHITENOISE_USE_FINDERS = True  # serve straight from the folders above: no collectstatic needed
 # The Design System's stylesheet asks for its fonts and images at /assets/...: served from the
 # package's own folder.

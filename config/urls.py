@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/v1/", include("cases.urls")),
     path("api/v1/", include("alerts.urls")),
     path("api/v1/", include("consent.urls")),
+    path("api/v1/", include("reports.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # Pages for people (server-rendered, GOV.UK Design System look).
@@ -15,4 +16,5 @@ urlpatterns = [
     path("", include("alerts.page_urls")),
     path("", include("consent.page_urls")),
     path("", include("cases.page_urls")),
+    path("", include("reports.page_urls")),
 ]

@@ -1,9 +1,9 @@
 """Lawful bases for sharing a family's record, and emergency (break-glass) access.
 
-Three things are kept apart (DOMAIN.md): the lawful basis for sharing (`basis`), the condition for
-special-category data (`special_category_condition`), and the family's agreement to receive early
-help (`agrees_to_early_help`). A basis is immutable once recorded; withdrawal is recorded on it,
-never a deletion.
+Three things are kept apart (decision 0005): the lawful basis for sharing (`basis`), the
+condition for special-category data (`special_category_condition`), and the family's agreement
+to receive early help (`agrees_to_early_help`). A basis is immutable once recorded; withdrawal
+is recorded on it, never a deletion.
 """
 
 from django.conf import settings

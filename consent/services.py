@@ -319,7 +319,7 @@ def sharing_basis_withdraw(*, basis: SharingBasis, by: StaffMember, reason: str)
     change = access.family_access_sync(family=family)
     alert_services.alerts_for_event(
         family=family,
-        kind="sharing.withdrawn",
+        kind=AlertKind.SHARING_WITHDRAWN,
         agency_id=by.agency_id,
         author_id=by.user_id,
         summary=f"{family.reference}: {basis.get_basis_display().lower()} basis withdrawn",
@@ -441,7 +441,7 @@ def _basis_warn(*, basis_id: int, now) -> int:
     if family.key_worker_id:
         alert_services.alerts_for_event(
             family=family,
-            kind="sharing.expiring",
+            kind=AlertKind.SHARING_EXPIRING,
             agency_id=None,
             author_id=None,
             summary=f"{family.reference}: consent to share expires on {basis.expires_on:%d %b %Y}",

@@ -18,7 +18,7 @@ class InvalidCursor(APIException):
 
 
 class CursorPage(CursorPagination):
-    """`{"next", "previous", "results"}` with `?page_size=` up to 200 (API.md).
+    """`{"next", "previous", "results"}` with `?page_size=` up to 200: every API list's shape.
 
     A `?cursor=` that is not one this pagination could have written gets 400 `invalid_cursor`:
     not base64, not the `o`/`r`/`p` querystring inside, or a position the ordering field cannot

@@ -1,9 +1,9 @@
 """`OutputSerializer`: a ModelSerializer for responses, with DRF's output computed by a plan.
 
 DRF builds a serializer's fields every time one is made (deep copies of the declared fields and
-model introspection: ~0.7 ms per serializer, four per family detail), then walks them
-generically for every row (`get_attribute`, SkipField and None handling per field): together
-25–30 % of the CPU of a list request in `make bench`. An `OutputSerializer` keeps DRF's
+model introspection), then walks them generically for every row (`get_attribute`, SkipField and
+None handling per field): a large share of a list request's CPU (decision 0011 has the
+figures). An `OutputSerializer` keeps DRF's
 declaration (the schema, the field types, the JSON) and builds, once per class, a flat plan of
 steps from its fields:
 

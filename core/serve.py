@@ -2,10 +2,10 @@
 
 Why not `uvicorn --workers N`: its workers share one listening socket, and each worker's event
 loop (uvloop/libuv) accepts every pending connection when it wakes. A burst of keep-alive clients
-can therefore all land on one worker and stay there for as long as their connections live (seen
-in the bench: 8 of 8 connections on one of two workers, the other idle). Here every worker binds
-its own socket with SO_REUSEPORT and the kernel spreads new connections across the listening
-sockets by a hash of each connection (docs/decisions/0006-one-socket-per-worker.md).
+can therefore all land on one worker and stay there for as long as their connections live (the
+bench saw it happen: decision 0006). Here every worker binds its own socket with SO_REUSEPORT
+and the kernel spreads new connections across the listening sockets by a hash of each
+connection (docs/decisions/0006-one-socket-per-worker.md).
 
 The parent imports no Django: it reserves the port (a bound, non-listening socket, so nothing else
 can take it and it receives no connections), starts the workers (`--child`), restarts one that

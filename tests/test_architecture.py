@@ -151,7 +151,7 @@ class Recorder:
         # thread; a consumer's `database_sync_to_async` code runs in executor threads whose
         # connections may exist already (and stay connected: SQLite's in-memory test database
         # is never closed), so neither wrapping `connection` here nor `connection_created` sees
-        # them reliably. Every cursor, ORM or raw (core.db.hot_cursor too), is wrapped by the
+        # them reliably. Every cursor, ORM or raw, is wrapped by the
         # backend's make_cursor / make_debug_cursor: patching those two on the backend class
         # puts the hook on each connection object, in any thread, before its first statement.
         for backend in {type(connections[alias]) for alias in connections}:
@@ -611,3 +611,84 @@ def test_unasked_reads_the_order_of_the_trace():
     late.sql('SELECT * FROM "cases_contact" WHERE family_id = 1')
     late.access("family_with_permissions")
     assert unasked(late) == 'SELECT * FROM "cases_contact" WHERE family_id = 1'
+
+
+# --- the apps in one direction (pyproject.toml: the import-linter contract "layers") -------------
+
+
+def _import_contracts() -> dict:
+    import tomllib
+    from pathlib import Path
+
+    from django.conf import settings
+
+    with open(Path(settings.BASE_DIR) / "pyproject.toml", "rb") as file:
+        return tomllib.load(file)["tool"]["importlinter"]
+
+
+def test_every_app_has_its_place_in_the_layers():
+    """Each of our apps (and config) is a root package of the import graph and one layer of the
+    "layers" contract, so `make check` holds a new app to one direction from the start."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = Path(settings.BASE_DIR)
+    ours = {c.name for c in apps.get_app_configs() if Path(c.path).parent == root}
+    contracts = _import_contracts()
+    layers = next(c for c in contracts["contracts"] if c["id"] == "layers")
+    assert "containers" not in layers  # the layers are the apps themselves
+    assert ours | {"config"} == set(contracts["root_packages"]) == set(layers["layers"])
+
+
+def test_the_events_told_upwards_have_their_receivers():
+    """cases and agencies tell the apps above them of their events by signals (alerts reacts):
+    a signal nobody receives would drop its alerts without a sound."""
+    from django.dispatch import Signal
+
+    from agencies import signals as agency_signals
+    from cases import signals as case_signals
+
+    found = 0
+    for module in (case_signals, agency_signals):
+        for name, signal in vars(module).items():
+            if isinstance(signal, Signal):
+                found += 1
+                assert signal.has_listeners(), f"{module.__name__}.{name} has no receiver"
+    assert found >= 6
+
+
+def test_an_event_and_its_alerts_are_one_transaction(borough, monkeypatch):
+    """The receiver runs inside the write (signals are synchronous): alerts that cannot be
+    written undo the contact that caused them, and none is left behind."""
+    from alerts import services as alert_services
+    from alerts.models import Alert
+    from cases.models import ContactMethod
+
+    def failing(**kwargs):
+        raise RuntimeError("the alerts could not be written")
+
+    def counts() -> tuple[int, int]:
+        return Contact.objects.count(), Alert.objects.count()
+
+    before = counts()
+    contact = case_services.contact_create(
+        family=borough.family,
+        by=borough.partner,
+        occurred_at=timezone.now(),
+        method=ContactMethod.PHONE,
+        summary="Called mum about attendance",
+    )
+    assert Alert.objects.filter(source_type="contact", source_id=contact.id).exists()
+    assert counts() > before
+    before = counts()
+    monkeypatch.setattr(alert_services, "alerts_for_event", failing)
+    with pytest.raises(RuntimeError):
+        case_services.contact_create(
+            family=borough.family,
+            by=borough.partner,
+            occurred_at=timezone.now(),
+            method=ContactMethod.PHONE,
+            summary="Called again",
+        )
+    assert counts() == before

@@ -1,18 +1,19 @@
-"""Every model the product reads through `core.db.instances` comes back as the ORM gives it.
+"""Every model the product reads through a raw queryset comes back as the ORM gives it.
 
-On PostgreSQL `instances` runs its statement through a server-binding cursor and builds the
-instances itself; on SQLite it is a raw queryset. Either way each concrete field must hold the
-value and the type `Model.objects.get()` gives: JSON decoded (a list, not its text), dates as
-`date`, datetimes aware, booleans as `bool`. Checked, per model, on rows built through the
-services (the `borough` fixture, and more of every kind the detail and the alerts show):
+The statements written as SQL (decisions 0008 and 0013) become model instances through
+`Model.objects.raw()`; on PostgreSQL their parameters are bound on the server and the statements
+prepared (decision 0012). Each concrete field must hold the value and the type
+`Model.objects.get()` gives: JSON decoded (a list, not its text), dates as `date`, datetimes
+aware, booleans as `bool`. Checked, per model, on rows built through the services (the `borough`
+fixture, and more of every kind the detail and the alerts show):
 
-- `SELECT * FROM <table> WHERE id = %s` through `instances`, every concrete field;
-- the product's own reader (token authentication, the family with its permissions, the family
-  detail, alert delivery), whose rows are caught as `instances` returns them: every field the
-  reader selected (the others are deferred and load through the ORM when used).
+- `SELECT * FROM <table> WHERE id = %s` as a raw queryset, every concrete field;
+- the product's own readers (token authentication, the family with its permissions, the family
+  detail, alert delivery), whose rows are caught as their raw querysets yield them: every field
+  the reader selected (the others are deferred and load through the ORM when used).
 
-A new caller of `instances` fails `test_every_caller_of_instances_is_covered` until it is added
-here.
+A new module reading through a raw queryset fails `test_every_raw_reader_is_covered` until it is
+added here.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import update_last_login
 from django.db import connection, models
+from django.db.models.query import RawQuerySet
 from django.utils import timezone
 
 import agencies.authentication
@@ -39,14 +41,13 @@ from cases import services as case_services
 from cases.models import Family, Involvement, Need, Person
 from consent import services as consent_services
 from consent.models import BasisKind, Purpose, SharingBasis
-from core.db import instances
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 
 User = get_user_model()
 ROOT = Path(__file__).resolve().parent.parent
-# The modules that call `instances`, and the models they read through it.
+# The modules that read through raw querysets, and the models they read that way.
 READERS = {
     "agencies/authentication.py": agencies.authentication,
     "cases/access.py": cases.access,
@@ -59,15 +60,15 @@ NEVER_SET = {(Alert, "digested_at")}
 SKIPPED_DIRECTORIES = {".venv", "node_modules", ".git", "tests", "migrations", "__pycache__"}
 
 
-def test_every_caller_of_instances_is_covered():
+def test_every_raw_reader_is_covered():
     callers = set()
     for directory, subdirectories, files in os.walk(ROOT):
         subdirectories[:] = [d for d in subdirectories if d not in SKIPPED_DIRECTORIES]
         for name in files:
             path = Path(directory, name)
             relative = path.relative_to(ROOT).as_posix()
-            if name.endswith(".py") and relative != "core/db.py":
-                if re.search(r"\binstances\(", path.read_text()):
+            if name.endswith(".py"):
+                if re.search(r"\.objects\.raw\(", path.read_text()):
                     callers.add(relative)
     assert callers == set(READERS)
 
@@ -89,7 +90,12 @@ def world(borough):
         relationship="child",
     )
     case_services.person_create(
-        family=family, by=key_worker, given_name="Alex", family_name="Smith", relationship="other"
+        family=family,
+        by=key_worker,
+        given_name="Alex",
+        family_name="Smith",
+        relationship="other",
+        expected_birth_on=today + timedelta(days=60),
     )
     family = case_services.family_update(
         family_id=family.id,
@@ -198,28 +204,28 @@ def _rows_set(model, ids) -> None:
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda model: model.__name__)
-def test_select_star_through_instances_equals_the_orm(world, model):
+def test_select_star_as_a_raw_queryset_equals_the_orm(world, model):
     ids = _ids(model)
     assert len(ids) >= 2
     _rows_set(model, ids)
     table = model._meta.db_table
     for row_id in ids:
-        (obj,) = instances(model, f"SELECT * FROM {table} WHERE id = %s", [row_id])
+        (obj,) = model.objects.raw(f"SELECT * FROM {table} WHERE id = %s", [row_id])
         _compared(model, obj, every_field=True)
 
 
 def _product_reads(world, monkeypatch) -> dict:
-    """Every product reader of `instances` run over the world; the rows each call returned, by
-    model."""
+    """Every product reader of raw querysets run over the world; the rows their raw querysets
+    yielded, by model."""
     caught: dict = {}
+    iterator = RawQuerySet.iterator
 
-    def spy(model, sql, params):
-        rows = instances(model, sql, params)
-        caught.setdefault(model, []).extend(rows)
-        return rows
+    def spy(self):
+        for obj in iterator(self):
+            caught.setdefault(self.model, []).append(obj)
+            yield obj
 
-    for module in READERS.values():
-        monkeypatch.setattr(module, "instances", spy)
+    monkeypatch.setattr(RawQuerySet, "iterator", spy)
     authentication = agencies.authentication.TokenAuthentication()
     for user in User.objects.filter(staff__isnull=False):
         assert authentication.authenticate_credentials(f.token_for(user))[0].id == user.id
@@ -251,12 +257,12 @@ def test_the_product_readers_equal_the_orm(world, model, monkeypatch):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the prepared path: PostgreSQL")
-def test_purposes_through_instances_are_the_orms_list(world):
+def test_purposes_through_a_raw_queryset_are_the_orms_list(world):
     table = SharingBasis._meta.db_table
     bases = SharingBasis.objects.order_by("id")
     assert any(len(basis.purposes) == 2 for basis in bases)
     for basis in bases:
         sql = f"SELECT id, purposes FROM {table} WHERE id = %s"
-        (ours,) = instances(SharingBasis, sql, [basis.id])
+        (ours,) = SharingBasis.objects.raw(sql, [basis.id])
         assert isinstance(ours.purposes, list)
         assert ours.purposes == basis.purposes

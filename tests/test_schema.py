@@ -1,5 +1,5 @@
 """The OpenAPI schema at /api/v1/schema/ is served, valid, and describes every endpoint truthfully
-(API.md: partner systems integrate through it and it is used to fuzz the API)."""
+(partner systems integrate through it, and it can drive fuzzing of the API)."""
 
 from __future__ import annotations
 
@@ -220,7 +220,7 @@ def test_if_match_is_documented_as_required_on_patch(schema, path):
 
 
 def test_list_endpoints_document_their_pagination_envelope(schema):
-    """API.md: lists are `{next, previous, results}`."""
+    """Every API list is `{next, previous, results}` (core/pagination.py)."""
     for path in ["/api/v1/families/", "/api/v1/families/{family_id}/contacts/"]:
         ok = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
         body = _resolve(schema, ok["schema"])
@@ -228,7 +228,8 @@ def test_list_endpoints_document_their_pagination_envelope(schema):
 
 
 def test_enums_match_the_contract(schema):
-    """API.md names these choices; the schema must offer exactly them."""
+    """The choices partner systems build against (agency kinds, visibility, roles); the schema
+    must offer exactly them."""
     enums = schema["components"]["schemas"]
     assert set(enums["AgencyKindEnum"]["enum"]) == {
         "early_help",

@@ -1,4 +1,5 @@
-"""Alerts end to end on the real-services leg (issue 3, "Done means" 1, 2, 3, 5 and the digest).
+"""Alerts end to end on the real-services leg: live delivery to the team only, resume after a
+disconnect, Redis down while recording, bad frames, and the digest.
 
 The app runs as users run it: `python -m core.serve --workers 2` (uvicorn) on the test database,
 the Redis pub/sub channel layer, and a real Celery worker. Clients are the `websockets` library and
@@ -368,7 +369,7 @@ def intervention_alert(user, intervention_id: int) -> Alert:
 
 
 def test_live_alert_reaches_team_only(stack, borough):
-    """Done 1: partner records over HTTP → key worker's socket gets it; others get nothing."""
+    """A partner records over HTTP → the key worker's socket gets it; others get nothing."""
     b = borough
     youth = f.agency_make(kind=AgencyKind.YOUTH_JUSTICE, name="Youth Justice")
     leaver = f.staff_make(agency=youth, role=Role.PRACTITIONER)
@@ -423,7 +424,7 @@ def test_live_alert_reaches_team_only(stack, borough):
 
 
 def test_kill_and_resume_gets_exactly_the_missed_three(stack, borough):
-    """Done 2: disconnect, three recorded, reconnect + resume → those three, in order, once."""
+    """Disconnect, three recorded, reconnect + resume → those three, in order, once."""
     b = borough
     kw = Http(stack.port, b.key_worker.user)
     partner = Http(stack.port, b.partner.user)
@@ -462,7 +463,7 @@ def test_kill_and_resume_gets_exactly_the_missed_three(stack, borough):
 
 
 def test_redis_down_alert_kept_and_delivered_on_resume(stack, borough, tmp_path):
-    """Done 3: Redis stopped while recording → 201, alert stored, delivered on resume."""
+    """Redis stopped while recording → 201, alert stored, delivered on resume."""
     b = borough
     redis_port = free_port()
     services: list[Service] = []
@@ -606,7 +607,7 @@ def test_digest_through_the_real_worker(stack, borough):
 
 
 def test_bad_frames_get_errors_and_leak_nothing(stack, borough):
-    """Done 5: malformed JSON, unknown types, bad resumes → error frames; the socket stays up."""
+    """Malformed JSON, unknown types, bad resumes → error frames; the socket stays up."""
     b = borough
     kw = Http(stack.port, b.key_worker.user)
     partner = Http(stack.port, b.partner.user)

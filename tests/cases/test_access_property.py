@@ -1,6 +1,6 @@
 """The access rule as a property: after any sequence of team joins, team leaves, key-worker
 changes, lawful bases recorded and withdrawn, the guardian rows and what each user sees are
-exactly what DESIGN.md "Access" says.
+exactly what the rule says (decisions 0001 and 0005, as listed below).
 
 The expectation is computed here from the test's own model of each family (lead agency, active
 team, key worker, current bases), never from cases/access.py:
@@ -454,7 +454,7 @@ def make_machine(world: World):
                     sorted(set(rows) - expected),
                     sorted(expected - set(rows)),
                 )
-            # Never guardian's generic text-key tables (DESIGN.md "Access").
+            # Never guardian's generic text-key tables (decision 0001).
             assert not GroupObjectPermission.objects.exists()
             assert not UserObjectPermission.objects.exists()
 

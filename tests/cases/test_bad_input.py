@@ -1,7 +1,8 @@
 """Bad input on every write endpoint, through HTTP with real token auth.
 
-API.md "Conventions": 400 names the field at fault; 412 stale If-Match; 428 If-Match missing;
-409 conflicting state; never 500 for bad input. And a refused request writes nothing.
+The API's conventions for errors: 400 names the field at fault; 412 stale If-Match; 428 If-Match
+missing (decision 0004); 409 conflicting state; never 500 for bad input. And a refused request
+writes nothing.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Bad input to the sharing and emergency-access endpoints (issue 4, Done 5): 400 with a clear
+"""Bad input to the sharing and emergency-access endpoints: 400 with a clear
 message on the field at fault, nothing written; 403/404/409 where the request is well formed but
 not allowed; never 500."""
 

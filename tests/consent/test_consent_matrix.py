@@ -1,4 +1,4 @@
-"""The foundation's authorization matrix, extended with the sharing situations (issue 4, Done 1).
+"""The family record's authorization matrix, extended with the sharing situations.
 
 Generated from tables, like tests/cases/test_authz_matrix.py, whose endpoint table, call helper,
 snapshot and actor rules are reused:
@@ -12,7 +12,8 @@ snapshot and actor rules are reused:
      needs the sharing permission, 403); emergency access expired (swept) → 404.
    Asking for emergency access is open to any practitioner in every situation (201).
 2. The sharing endpoints (sharing list/create, withdraw, disclosures, emergency access request and
-   review) × the foundation's nine actors, with its 401/403/404 semantics.
+   review) × the nine actors of tests/cases/test_authz_matrix.py, with its 401/403/404
+   semantics.
 
 The data is built once per module; every test runs in its own savepoint.
 """
@@ -62,7 +63,7 @@ from tests.consent.helpers import API, kept_db, record_ids, town_build
 F = "families/{family}/"
 REASON = "Child disclosed harm at school; need the plan now."
 
-# --- the consent endpoints, under the foundation's Rule (actors of the standard world) ----------
+# --- the consent endpoints, under test_authz_matrix's Rule (actors of the standard world) -------
 
 PRACTITIONERS = frozenset(
     {KEY_WORKER, MANAGER, LEAD_PRACTITIONER, PARTNER, ENDED_PARTNER, OUTSIDER}
@@ -131,7 +132,7 @@ CONSENT_ENDPOINTS = (
     ),
 )
 
-# Every families endpoint: the foundation's family-scoped rows, the families list (visibility
+# Every families endpoint: test_authz_matrix's family-scoped rows, the families list (visibility
 # shows as membership), and the consent app's family-scoped rows.
 FAMILY_ENDPOINTS = tuple(
     e
@@ -139,8 +140,8 @@ FAMILY_ENDPOINTS = tuple(
     if e.path.startswith(F) or (e.name, e.method) == ("family-list", "GET")
 )
 NOT_FAMILY_SCOPED = {
-    ("family-list", "POST"),  # creating a family: no family involved (foundation matrix)
-    ("outcome-list", "GET"),  # public framework (foundation matrix)
+    ("family-list", "POST"),  # creating a family: no family involved (test_authz_matrix)
+    ("outcome-list", "GET"),  # public framework (test_authz_matrix)
     ("emergency-access-review", "POST"),  # by grant id: the actor table below
     ("emergency-access-approve", "POST"),  # by grant id: the actor table below
 }
@@ -415,7 +416,7 @@ def test_situation_table_covers_every_families_route_and_method():
 
 @pytest.fixture(scope="module")
 def standard(django_db_setup, django_db_blocker):
-    """The foundation's world (borough + agency admin + superuser), plus a consent to withdraw
+    """test_authz_matrix's world (borough + agency admin + superuser), plus a consent to withdraw
     and an emergency grant (held by a health practitioner, not an actor) to review."""
     with kept_db(django_db_blocker):
         town = town_build(" (standard)")

@@ -1,4 +1,4 @@
-"""The expiry sweep (issue 4, Done 3): past an expiry the partner gets 404; the sweep is
+"""The expiry sweep: past an expiry the partner gets 404; the sweep is
 idempotent; consents expiring within 14 days warn the key worker once; emergency access ends
 after 4 hours; and on the real-services leg the sweep runs as a real Celery beat task.
 

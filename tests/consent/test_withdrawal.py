@@ -1,4 +1,4 @@
-"""Withdrawing consent by API (issue 4, Done 2): the partner's very next request gets 404."""
+"""Withdrawing consent by API: the partner's very next request gets 404."""
 
 from __future__ import annotations
 

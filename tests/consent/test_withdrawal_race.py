@@ -1,8 +1,8 @@
-"""A withdrawal racing 20 concurrent contact creations by the withdrawn agency (issue 4, Done 4).
+"""A withdrawal racing 20 concurrent contact creations by the withdrawn agency.
 
 PostgreSQL only: real concurrent transactions, each thread its own connection, through the real
 HTTP endpoints (APIClient, token auth). Every write takes the family's row lock and re-checks
-access under it (cases.services._family_for_write), and the withdrawal commits under the same
+access under it (cases.services.family_for_write), and the withdrawal commits under the same
 lock, so no contact may be recorded after the withdrawal took effect.
 """
 

@@ -2,7 +2,7 @@
 
 Chromium with `java_script_enabled=False` against the app served live (tests/web/conftest.py
 `live_app`: `python -m core.serve` on its own seeded database), signed in through the sign-in
-page. For each form of the contract's pages that exists (`FORMS`; a page not built yet is
+page. For each form of the service's pages that exists (`FORMS`; a page not built yet is
 skipped):
 
 - the page opens (200) and its form posts with a CSRF token;

@@ -20,8 +20,8 @@ are sent to sign in (302 to /sign-in/?next=<path>) from every page but the sign-
 pages and `/`.
 
 Coverage: a page route with no row fails `test_every_page_route_is_in_the_table`; a row whose
-page does not exist yet is skipped when its name is in the contract's list of pages
-(`CONTRACT_PAGES`), and fails as stale otherwise.
+page does not exist yet is skipped when its name is in the list of the service's pages
+(`CONTRACT_PAGES`, by url name), and fails as stale otherwise.
 
 The world: the root conftest's `borough` (a family with key worker, lead-agency manager and
 practitioner, a partner on the team under consent, an ended partner, an outsider), plus a member,
@@ -95,7 +95,7 @@ class World:
 
 
 @pytest.fixture
-def world(borough) -> World:
+def world(borough, settings, tmp_path) -> World:
     b = borough
     kw = b.key_worker
     User = get_user_model()
@@ -145,6 +145,7 @@ def world(borough) -> World:
     alert = Alert.objects.filter(recipient=kw.user).order_by("-id").first()
     assert alert is not None
     involvement = Involvement.objects.get(family=b.family, agency=b.school, ended_on__isnull=True)
+    report = _report_built(b.manager, settings, tmp_path)
     users = {
         KEY_WORKER: kw.user,
         MANAGER: b.manager.user,
@@ -167,8 +168,31 @@ def world(borough) -> World:
         "grant": grant.id,
         "alert": alert.id,
         "staff": b.lead_practitioner.id,
+        "report": report.id,
     }
     return World(users=users, ids=ids)
+
+
+def _report_built(manager, settings, tmp_path):
+    """A caseload report the lead-agency manager asked for, built (into tmp_path)."""
+    from reports import services as report_services
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "reports": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "reports")},
+        },
+    }
+    job = report_services.report_request(
+        by=manager,
+        kind="caseload",
+        format="csv",
+        period_start=date(2025, 4, 1),
+        period_end=date(2026, 3, 31),
+    )
+    assert report_services.report_build(job_id=job.id) == "done"
+    return job
 
 
 # Path parameter → the world's id that fills it (a row's `params` picks another).
@@ -183,6 +207,7 @@ PARAMS = {
     "grant_id": "grant",
     "alert_id": "alert",
     "staff_id": "staff",
+    "report_id": "report",
 }
 
 
@@ -231,6 +256,14 @@ CASELOAD = Rule(_home_of(access.HOME_CASELOAD), "key workers' home")
 PARTNER_HOME = Rule(_home_of(access.HOME_PARTNER), "practitioners' home")
 MANAGER_HOME = Rule(_home_of(access.HOME_MANAGER), "managers' home")
 MANAGES_STAFF = Rule(_manages_staff, "access.may_manage_staff on their own agency")
+
+
+def _asks_council_reports(user) -> str:
+    staff = access.case_staff(user)
+    return ALLOWED if access.may_request_report(staff, council_wide=True) else FORBIDDEN
+
+
+COUNCIL_REPORTS = Rule(_asks_council_reports, "access.may_request_report, council-wide")
 
 FAM = "families/{family_id}/"
 
@@ -359,9 +392,30 @@ PAGES = (
         **_same(Api("POST", "emergency-access/{grant_id}/review/")),
         valid=lambda w: {"stage": "review", "decision": "upheld", "notes": "Seen the referral."},
     ),
+    # Reports: the list and a report answer as the API's; asking for a council-wide report is
+    # for managers of the lead agency; a family summary for whoever sees the family.
+    Page("report-page-list", Api("GET", "reports/"), None),
+    Page(
+        "report-new",
+        COUNCIL_REPORTS,
+        COUNCIL_REPORTS,
+        valid=lambda w: {
+            "kind": "caseload",
+            "format": "csv",
+            **_date("period_start", date(2025, 4, 1)),
+            **_date("period_end", date(2026, 3, 31)),
+        },
+    ),
+    Page("report-page", Api("GET", "reports/{report_id}/"), None),
+    Page(
+        "family-summary-new",
+        Api("GET", FAM),
+        Api("GET", FAM),
+        valid=lambda w: {"format": "pdf"},
+    ),
 )
 
-# The contract's pages (the shared list every engineer builds to): a row for one of these whose
+# The service's pages by url name, those built and those planned: a row for one of these whose
 # page is not there yet is skipped, not failed.
 CONTRACT_PAGES = frozenset(
     """root home sign-in sign-out caseload partner-families manager-overview alert-page
@@ -369,7 +423,8 @@ CONTRACT_PAGES = frozenset(
     family-page
     family-edit contact-new intervention-new member-new team-new team-end need-new need-status
     assessment-new action-new action-edit sharing-new sharing-withdraw-page sharing-confirm-page
-    emergency-access-page emergency-review-page""".split()
+    emergency-access-page emergency-review-page report-page-list report-new report-page
+    family-summary-new""".split()
 )
 
 

@@ -47,6 +47,7 @@ from cases.models import (
     Visibility,
 )
 from consent import services as consent_services
+from consent.models import BasisKind, ConsentMethod
 
 User = get_user_model()
 
@@ -828,7 +829,7 @@ class Seeder:
             basis = consent_services.sharing_basis_create(
                 family=h.family,
                 by=key_worker,
-                basis="safeguarding",
+                basis=BasisKind.SAFEGUARDING,
                 agencies=partners,
                 justification=(
                     "Risk of significant harm to the children: sharing with the team without "
@@ -846,10 +847,10 @@ class Seeder:
         consent_services.sharing_basis_create(
             family=h.family,
             by=key_worker,
-            basis="consent",
+            basis=BasisKind.CONSENT,
             agencies=partners[:-1] if split else partners,
             given_by=givers,
-            method="written",
+            method=ConsentMethod.WRITTEN,
             expires_on=expires_on,
             agrees_to_early_help=True,
         )
@@ -857,10 +858,10 @@ class Seeder:
             separate = consent_services.sharing_basis_create(
                 family=h.family,
                 by=key_worker,
-                basis="consent",
+                basis=BasisKind.CONSENT,
                 agencies=partners[-1:],
                 given_by=givers,
-                method="verbal",
+                method=ConsentMethod.VERBAL,
                 agrees_to_early_help=True,
             )
             h.withdrawn_later = (
@@ -1153,7 +1154,7 @@ class Seeder:
         self.at(on, 14)
         owner = self.partner_staff.get(action.owner_agency.kind, h.key_worker)
         services.plan_action_update(
-            action_id=action.id, by=owner, expected_version=action.version, status="done"
+            action_id=action.id, by=owner, expected_version=action.version, status=ActionStatus.DONE
         )
         # The key worker records the need achieved (a need's status is the lead's to change).
         services.need_update(
