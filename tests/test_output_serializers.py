@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from datetime import date
 
 import pytest
 from django.core.management import call_command
@@ -19,11 +20,18 @@ from cases import selectors
 from cases.models import ChronologyEntry, Family
 from consent import services as consent_services
 from core.serializers import OutputSerializer
+from reports import services as report_services
 from tests.factories import kept_db
 
 pytestmark = pytest.mark.django_db
 
-MODULES = ("agencies.serializers", "alerts.serializers", "cases.serializers", "consent.serializers")
+MODULES = (
+    "agencies.serializers",
+    "alerts.serializers",
+    "cases.serializers",
+    "consent.serializers",
+    "reports.serializers",
+)
 
 
 def _output_serializers() -> list[type]:
@@ -62,6 +70,17 @@ def borough(django_db_setup, django_db_blocker):
             family_id=Family.objects.order_by("id").first().id,
             by=police,
             reason="Child reported missing overnight; need the family's contacts now.",
+        )
+        # Nor a report: one asked for, through the service, for its serializer.
+        manager = StaffMember.objects.filter(
+            agency__kind=AgencyKind.EARLY_HELP, role="manager"
+        ).first()
+        report_services.report_request(
+            by=manager,
+            kind="caseload",
+            format="csv",
+            period_start=date(2026, 4, 1),
+            period_end=date(2026, 9, 30),
         )
         yield
 
