@@ -18,10 +18,18 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 # The GOV.UK Design System's assets, from the npm package pinned in package-lock.json (.npmrc
-# keeps download addresses out of the lock file).
+# keeps download addresses out of the lock file). The files the pages use (its stylesheet, its
+# script, and the fonts and images the stylesheet asks for) are copied to $(GOVUK_SERVED), the
+# folder the app serves (config/settings.py): not the package's 900 source files, which
+# whitenoise would index each time a request handler starts.
+GOVUK_DIST := node_modules/govuk-frontend/dist/govuk
+GOVUK_SERVED := build/govuk-frontend
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "needs npm (Node.js)"; exit 1; }
 	npm ci --no-audit --no-fund
+	rm -rf $(GOVUK_SERVED) && mkdir -p $(GOVUK_SERVED)
+	cp $(GOVUK_DIST)/govuk-frontend.min.css $(GOVUK_DIST)/govuk-frontend.min.js $(GOVUK_SERVED)/
+	cp -R $(GOVUK_DIST)/assets $(GOVUK_SERVED)/assets
 	touch $@
 
 install: $(BIN)/.installed node_modules/.installed
@@ -56,4 +64,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) node_modules db.sqlite3 .pytest_cache
+	rm -rf $(VENV) node_modules $(GOVUK_SERVED) db.sqlite3 .pytest_cache

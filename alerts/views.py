@@ -13,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from alerts import selectors, services
+from alerts.models import AlertKind
 from cases import access
 
 ALERTS_PAGE_SIZE = 25
@@ -24,13 +25,19 @@ def alert_page(request):
     paginator = Paginator(selectors.alert_list(user=request.user).order_by("-id"), ALERTS_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     alerts = list(page.object_list)
-    # An alert links to its family's page only while the person sees the family (an "access
-    # ended" alert stays listed after the family is hidden).
+    # A report's alert links to the report's page (only its requester is alerted, and the page
+    # asks the report's rule again); another alert links to its family's page only while the
+    # person sees the family (an "access ended" alert stays listed after the family is hidden).
     visible = access.visible_family_ids_among(
         user_id=request.user.id, family_ids=[a.family_id for a in alerts if a.family_id]
     )
     for alert in alerts:
-        alert.family_link = alert.family_id if alert.family_id in (visible or ()) else None
+        if alert.kind == AlertKind.REPORT_READY and alert.source_id:
+            alert.link = reverse("report-page", args=[alert.source_id])
+        elif alert.family_id in (visible or ()):
+            alert.link = reverse("family-page", args=[alert.family_id])
+        else:
+            alert.link = None
     numbers = (
         list(paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1))
         if paginator.num_pages > 1

@@ -26,6 +26,7 @@ BENCHES = [
     "alerts_latency",  # alert latency from the POST to another user's socket
     "page_load",  # the caseload and family pages beside the JSON they stand for
     "library_way",  # each of our own pieces beside the library's way it replaces
+    "reports",  # the outcomes and claims PDFs: time, peak memory, queries at two sizes
 ]
 
 

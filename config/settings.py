@@ -223,12 +223,11 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# The GOV.UK Design System from its npm package (installed by `make install`, not committed),
-# and our own script and styles; served by the app (whitenoise), never from a CDN.
-STATICFILES_DIRS = [
-    ("govuk", BASE_DIR / "node_modules" / "govuk-frontend" / "dist" / "govuk"),
-    BASE_DIR / "static",
-]
+# The GOV.UK Design System from its npm package (`make install` copies the files the pages use
+# to build/govuk-frontend; nothing of it committed), and our own script and styles; served by the
+# app (whitenoise), never from a CDN.
+GOVUK_FRONTEND_DIR = BASE_DIR / "build" / "govuk-frontend"
+STATICFILES_DIRS = [("govuk", GOVUK_FRONTEND_DIR), BASE_DIR / "static"]
 # Built reports (PDF, CSV): files on disk, never served as static or media files; they are
 # downloaded through the app, by their requester only (reports/api.py).
 REPORTS_ROOT = Path(os.environ.get("REPORTS_ROOT", BASE_DIR / "var" / "reports"))
@@ -246,8 +245,8 @@ REPORT_STALE_AFTER_S = int(os.environ.get("REPORT_STALE_AFTER_S", "120"))
 REPORT_MAX_ATTEMPTS = 3
 WHITENOISE_USE_FINDERS = True  # serve straight from the folders above: no collectstatic needed
 # The Design System's stylesheet asks for its fonts and images at /assets/...: served from the
-# package's own folder.
-WHITENOISE_ROOT = BASE_DIR / "node_modules" / "govuk-frontend" / "dist" / "govuk"
+# same folder.
+WHITENOISE_ROOT = GOVUK_FRONTEND_DIR
 # Without `collectstatic` there is no STATIC_ROOT folder; whitenoise serves through the finders.
 warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 # Browser pages sign in with a session (CSRF on every form).

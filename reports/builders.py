@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 
 from django.utils import timezone
@@ -373,7 +373,9 @@ def _evidence_chronology(e) -> str:
     )
 
 
-def _claims_story(job, framework, judged, evidence, progress: Progress) -> list:
+def _claims_story(job, framework, judged, evidence, progress: Progress) -> Iterator:
+    """The claims PDF's flowables, made as pdf.write lays them out: a summary, every family,
+    then each eligible family's evidence (its progress is the layout's)."""
     on = job.period_end
     verdicts = [j[-1] for j in judged]
     eligible = sum(1 for v in verdicts if v.eligible)
@@ -388,44 +390,41 @@ def _claims_story(job, framework, judged, evidence, progress: Progress) -> list:
         (f"First unmet: ({c}) {selectors.CONDITIONS[c]}", by_condition.get(c, 0))
         for c in selectors.CONDITIONS
     ]
-    story = [
-        pdf.heading("Summary"),
-        *pdf.table(["", "Families"], summary_rows, widths=[400, 80]),
-        pdf.bar_chart(
-            "Families by verdict",
-            ["Eligible"] + [f"({c}) unmet" for c in selectors.CONDITIONS],
-            [("Families", [eligible] + [by_condition.get(c, 0) for c in selectors.CONDITIONS])],
+    yield pdf.heading("Summary")
+    yield from pdf.table(["", "Families"], summary_rows, widths=[400, 80])
+    yield pdf.bar_chart(
+        "Families by verdict",
+        ["Eligible"] + [f"({c}) unmet" for c in selectors.CONDITIONS],
+        [("Families", [eligible] + [by_condition.get(c, 0) for c in selectors.CONDITIONS])],
+    )
+    yield pdf.PageBreak()
+    yield pdf.heading("Every family")
+    yield from pdf.table(
+        ["Reference", "Household", "Eligible", "First unmet condition", "Claimable from"],
+        (
+            (
+                ref,
+                name[:40],
+                "yes" if v.eligible else "no",
+                "" if v.eligible else pdf.text(f"({v.condition}) {v.reason}"),
+                _day(v.claimable_from),
+            )
+            for (_, ref, name, *_rest, v) in judged
         ),
-        pdf.PageBreak(),
-        pdf.heading("Every family"),
-        *pdf.table(
-            ["Reference", "Household", "Eligible", "First unmet condition", "Claimable from"],
-            [
-                (
-                    ref,
-                    name[:40],
-                    "yes" if v.eligible else "no",
-                    "" if v.eligible else f"({v.condition}) {v.reason}",
-                    _day(v.claimable_from),
-                )
-                for (_, ref, name, *_rest, v) in judged
-            ],
-            widths=[60, 150, 45, 440, 80],
-        ),
-    ]
+        widths=[60, 150, 45, 440, 80],
+    )
     progress(0.7)
     eligible_rows = [j for j in judged if j[-1].eligible]
     if eligible_rows:
-        story += [pdf.PageBreak(), pdf.heading("Spot-check evidence for each eligible family")]
+        yield pdf.PageBreak()
+        yield pdf.heading("Spot-check evidence for each eligible family")
     for n, (fid, ref, name, _status, kw, children, expectant, outcomes, *_rest) in enumerate(
         eligible_rows, start=1
     ):
-        e = evidence[fid]
-        story += _evidence_story(e, ref, name, kw, children, expectant, outcomes, on)
+        yield from _evidence_story(evidence[fid], ref, name, kw, children, expectant, outcomes, on)
         if n % 200 == 0:
-            progress(0.7 + 0.1 * n / len(eligible_rows))
-    progress(0.8)
-    return story
+            progress(0.7 + 0.2 * n / len(eligible_rows))
+    progress(0.9)
 
 
 def _evidence_story(e, ref, name, kw, children, expectant, outcomes, on) -> list:

@@ -1,10 +1,17 @@
 """PDF pieces for every report (ReportLab platypus): the page furniture (the protective marking
 on every page, page numbers, when and for whom it was generated), a title page, tables split
 into page-sized pieces (a table of thousands of rows is laid out piece by piece, never as one),
-and bar charts (reportlab.graphics)."""
+and bar charts (reportlab.graphics).
+
+A story may be a generator: `write` takes its flowables a window at a time as the pages are laid
+out, and `table` makes each piece when it is reached, so a report of thousands of pages holds
+only the flowables near the page being laid out, never the whole story.
+"""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from xml.sax.saxutils import escape
@@ -16,6 +23,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     KeepTogether,
     PageBreak,
@@ -31,6 +39,8 @@ PAGE = landscape(A4)
 MARGIN = 15 * mm
 WIDTH = PAGE[0] - 2 * MARGIN
 ROWS_PER_PIECE = 40
+WINDOW = 100  # flowables of a story made ahead of the one being laid out (`write`)
+CELL_FONT, CELL_SIZE, CELL_PADDING = "Helvetica", 7.5, 3
 
 _styles = getSampleStyleSheet()
 TITLE = ParagraphStyle("ReportTitle", parent=_styles["Title"], fontSize=24, leading=30)
@@ -51,9 +61,27 @@ class Meta:
     lines: tuple[str, ...] = ()  # more about what the report covers, on the title page
 
 
-def text(value) -> Paragraph:
-    """A table cell or line of text that wraps (escaped: record text is never markup)."""
-    return Paragraph(escape("" if value is None else str(value)), SMALL)
+class Text(str):
+    """A table cell of record text (`text`)."""
+
+
+def text(value) -> Text:
+    """A table cell of record text that wraps when it does not fit its column: `table` draws it
+    as it is when it fits on one line, else as a Paragraph (escaped: record text is never
+    markup). Laying out a Paragraph costs many times a line of text, and most cells fit."""
+    return Text("" if value is None else str(value))
+
+
+def _cell(value, width: float | None):
+    if not isinstance(value, Text):
+        return value
+    if (
+        width is not None
+        and value.isprintable()  # no line breaks, tabs or control characters
+        and stringWidth(value, CELL_FONT, CELL_SIZE) <= width - 2 * CELL_PADDING
+    ):
+        return str(value)
+    return Paragraph(escape(value), SMALL)
 
 
 def para(value: str, style=BODY) -> Paragraph:
@@ -64,29 +92,33 @@ def heading(value: str, level: int = 1) -> Paragraph:
     return Paragraph(escape(value), H1 if level == 1 else H2)
 
 
-def table(header: list[str], rows, widths: list[float] | None = None) -> list:
-    """Header and rows as tables of at most ROWS_PER_PIECE rows, each repeating the header."""
-    rows = list(rows)
-    if not rows:
-        return [para("None.")]
+def table(header: list[str], rows: Iterable, widths: list[float] | None = None) -> Iterator:
+    """Header and rows as tables of at most ROWS_PER_PIECE rows, each repeating the header; each
+    piece is made when it is asked for (`rows` may be a generator)."""
+    rows = iter(rows)
     style = TableStyle(
         [
             ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
-            ("FONT", (0, 1), (-1, -1), "Helvetica", 7.5),
+            ("FONT", (0, 1), (-1, -1), CELL_FONT, CELL_SIZE),
             ("LINEBELOW", (0, 0), (-1, 0), 0.75, colors.black),
             ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.HexColor("#b1b4b6")),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LEFTPADDING", (0, 0), (-1, -1), 3),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+            ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+            ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
             ("TOPPADDING", (0, 0), (-1, -1), 2),
             ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
         ]
     )
-    pieces = []
-    for at in range(0, len(rows), ROWS_PER_PIECE):
-        body = [header, *rows[at : at + ROWS_PER_PIECE]]
-        pieces.append(Table(body, colWidths=widths, repeatRows=1, style=style, hAlign="LEFT"))
-    return pieces
+    cell_widths = widths or itertools.repeat(None)
+    empty = True
+    while piece := list(itertools.islice(rows, ROWS_PER_PIECE)):
+        empty = False
+        body = [header] + [
+            [_cell(v, w) for v, w in zip(row, cell_widths, strict=False)] for row in piece
+        ]
+        yield Table(body, colWidths=widths, repeatRows=1, style=style, hAlign="LEFT")
+    if empty:
+        yield para("None.")
 
 
 def bar_chart(
@@ -155,9 +187,38 @@ def title_page(meta: Meta) -> list:
     return story
 
 
-def write(out, meta: Meta, story: list) -> None:
-    """The PDF of `story` after a title page, into the binary file `out`."""
-    doc = SimpleDocTemplate(
+class _Document(SimpleDocTemplate):
+    """Takes its story from an iterator, WINDOW flowables ahead of the one being laid out:
+    `filterFlowables`, ReportLab's hook before each flowable is handled, tops the list up. The
+    flowables laid out are dropped from the list, so they are freed as the pages are written."""
+
+    _story: Iterator | None = None
+    _flowables: list | None = None
+
+    def build_from(self, story: Iterable, **kwargs) -> None:
+        self._story = iter(story)
+        self._flowables = []
+        self._top_up(self._flowables)
+        self.build(self._flowables, **kwargs)
+
+    def filterFlowables(self, flowables) -> None:
+        if flowables is self._flowables:  # not the page's own (`_hanging`) list
+            self._top_up(flowables)
+
+    def _top_up(self, flowables: list) -> None:
+        wanted = WINDOW - len(flowables)
+        if self._story is None or wanted <= 0:
+            return
+        more = list(itertools.islice(self._story, wanted))
+        flowables.extend(more)
+        if len(more) < wanted:
+            self._story = None  # the story has ended
+
+
+def write(out, meta: Meta, story: Iterable) -> None:
+    """The PDF of `story` (a list or a generator of flowables) after a title page, into the
+    binary file `out`."""
+    doc = _Document(
         out,
         pagesize=PAGE,
         leftMargin=MARGIN,
@@ -169,4 +230,6 @@ def write(out, meta: Meta, story: list) -> None:
         subject=meta.subtitle,
     )
     furniture = _furniture(meta)
-    doc.build(title_page(meta) + story, onFirstPage=furniture, onLaterPages=furniture)
+    doc.build_from(
+        itertools.chain(title_page(meta), story), onFirstPage=furniture, onLaterPages=furniture
+    )

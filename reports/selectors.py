@@ -413,9 +413,8 @@ def claim_rows(*, user, on: date, framework: ClaimFramework) -> QuerySet[Family]
                     expected_birth_on__lte=on + timedelta(days=framework.pregnancy_days),
                 )
             ),
-            youngest_born=_first(
-                persons.filter(date_of_birth__isnull=False), "date_of_birth", last=True
-            ),
+            youngest_born=_first(persons.filter(date_of_birth__lte=on), "date_of_birth", last=True),
+            born_after=_first(persons.filter(date_of_birth__gt=on), "date_of_birth"),
             latest_expected=_first(persons, "expected_birth_on", last=True),
             outcomes=Coalesce(Subquery(outcomes_at.values("n"), output_field=IntegerField()), zero),
             outcomes_all=Coalesce(
@@ -521,13 +520,17 @@ def _claimable_from(row, *, on: date, framework: ClaimFramework) -> date | None:
     if row.latest_identified_all:
         candidates.append(row.latest_identified_all)
     when = max(candidates)
-    child = row.youngest_born is not None and row.youngest_born > years_before(
-        when, framework.dependent_child_under_years
-    )
+    # A member born after `on` is a dependent child from their birth, not before.
+    child = (
+        row.youngest_born is not None
+        and row.youngest_born > years_before(when, framework.dependent_child_under_years)
+    ) or (row.born_after is not None and row.born_after <= when)
     expecting = row.latest_expected is not None and (
         when < row.latest_expected <= when + timedelta(days=framework.pregnancy_days)
     )
-    return when if child or expecting else None
+    if child or expecting:
+        return when
+    return row.born_after if row.born_after is not None and row.born_after > when else None
 
 
 def claim_evidence(*, user, family_ids: list[int], on: date) -> dict[int, dict]:

@@ -1,7 +1,8 @@
 // Live alerts for the pages: one WebSocket to /ws/alerts/ signed in with the session cookie
 // (alerts/consumers.py). It keeps the header's unread count, a caseload row's unread and latest
-// activity cells and a family page's chronology current, and announces each update in
-// #live-announcer. Every page is correct without it: it only adds to what the server rendered.
+// activity cells, a family page's chronology and a report's page current, and announces each
+// update in #live-announcer. Every page is correct without it: it only adds to what the server
+// rendered.
 //
 // Protocol: server -> {"type": "alert", "alert": {...}}, {"type": "resumed"}, {"type": "pong"};
 // client -> {"type": "resume", "after": <id>}, {"type": "ping"}. The client resumes after the
@@ -209,6 +210,74 @@
     return true;
   }
 
+  // A report's page (templates/reports/report.html): while the report waits or is being built,
+  // the page fetches itself every REPORT_POLL_MS and puts the server's rendering of the status
+  // (and of the details beside it) in place of its own, so the progress, the download link or
+  // the reason it failed show without a reload; a `report.ready` alert fetches it at once.
+  var REPORT_POLL_MS = 2000;
+  var REPORT_PENDING = { queued: true, running: true };
+  var reportTimer = null;
+  var reportFetching = false;
+
+  function reportPending() {
+    var status = document.getElementById("report-status");
+    return !!status && REPORT_PENDING[status.getAttribute("data-status")] === true;
+  }
+
+  function reportSwap(fresh, id) {
+    var element = document.getElementById(id);
+    var replacement = fresh.getElementById(id);
+    if (element && replacement) {
+      element.replaceWith(document.importNode(replacement, true));
+    }
+  }
+
+  function reportRefresh() {
+    window.clearTimeout(reportTimer);
+    reportTimer = null;
+    if (!reportPending() || reportFetching || !window.fetch || !window.DOMParser) {
+      return;
+    }
+    reportFetching = true;
+    window
+      .fetch(window.location.pathname, {
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { Accept: "text/html" }
+      })
+      .then(function (response) {
+        return response.ok ? response.text() : "";
+      })
+      .then(function (html) {
+        var fresh = html ? new DOMParser().parseFromString(html, "text/html") : null;
+        var status = document.getElementById("report-status");
+        var freshStatus = fresh && fresh.getElementById("report-status");
+        if (!status || !freshStatus || freshStatus.innerHTML === status.innerHTML) {
+          return;
+        }
+        reportSwap(fresh, "report-status");
+        reportSwap(fresh, "report-details");
+        document.title = fresh.title;
+        var said = document.querySelector("#report-status [data-announce]");
+        if (said) {
+          announce(said.textContent.trim());
+        }
+      })
+      .catch(function () {
+        // offline for a moment: the next poll tries again
+      })
+      .then(function () {
+        reportFetching = false;
+        if (reportPending()) {
+          reportTimer = window.setTimeout(reportRefresh, REPORT_POLL_MS);
+        }
+      });
+  }
+
+  if (reportPending()) {
+    reportTimer = window.setTimeout(reportRefresh, REPORT_POLL_MS);
+  }
+
   function handleAlert(alert) {
     var id = toId(alert && alert.id);
     if (!id || seen[id]) {
@@ -225,6 +294,9 @@
     updateCaseloadRow(alert);
     updateChronology(alert);
     announce("New alert: " + alert.summary);
+    if (alert.kind === "report.ready") {
+      reportRefresh();
+    }
   }
 
   // --- the socket ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ ENDPOINTS = ["families list", "family detail", "chronology page", "record-a-cont
 VARIANTS = ["ours", "textbook", "floor"]
 AGENCIES = ["Borough Police", "Home-Start"]
 PIECES = ["auth", "serializers", "detail", "permissions", "runner"]  # bench/library_way.py
+REPORTS = ["outcomes PDF", "claims PDF", "claims PDF, many eligible"]  # bench/reports.py
 
 
 def expected_lines() -> list[str]:
@@ -53,6 +54,13 @@ def expected_lines() -> list[str]:
     for way in ("ours", "library") if SERVICES else ():
         lines.append(rf"runner: 8 connections at once\s+{way}\s+per worker, each start: \d+/\d+")
     lines.append(r"web process peak memory\s+2 workers\s.*\d+(\.\d+)? MB, \d+(\.\d+)? MB")
+    for report in REPORTS:
+        # wall time and queries in the columns; peak memory and the queries at the other size
+        # in the note
+        lines.append(
+            rf"{report} \([\d,]+\)\s+small\s+[\d,.]+\s+\d+\s+\S+\s+.*peak \d+ MB"
+            rf".*queries \d+ for [\d,]+ families, \d+ for [\d,]+"
+        )
     lines.append(r"load split over workers\s+2 workers\s.*CPU share \d+% / \d+%")
     if SERVICES:
         lines.append(r"alert latency: POST → socket, idle\s+ours\s+[\d.]+")

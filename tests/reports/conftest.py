@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import importlib
 import io
+import re
 from contextlib import contextmanager
 
 import pytest
@@ -144,3 +145,43 @@ def reports_as(client_for, django_capture_on_commit_callbacks):
         return Reports(client_for(user), django_capture_on_commit_callbacks)
 
     return make
+
+
+def pdf_lines(text: str, footer: str) -> list[str]:
+    """The PDF's extracted lines without the page furniture: the marking, the footer (which
+    starts with `footer`, the report's title), the generated line and the page number."""
+    furniture = re.compile(rf"OFFICIAL-SENSITIVE|{re.escape(footer)}: .*|Generated .*|Page \d+")
+    return [ln.strip() for ln in text.splitlines() if not furniture.fullmatch(ln.strip())]
+
+
+def without_repeated_headers(lines: list[str], headers: list[list[str]]) -> list[str]:
+    """`lines` with each table header once: a table split by a page break repeats its header."""
+    out, seen, at = [], set(), 0
+    while at < len(lines):
+        header = next((h for h in headers if lines[at : at + len(h)] == h), None)
+        if header is None:
+            out.append(lines[at])
+            at += 1
+            continue
+        if tuple(header) not in seen:
+            seen.add(tuple(header))
+            out += header
+        at += len(header)
+    return out
+
+
+def words(lines: list[str]) -> str:
+    """The lines as one string of words: a cell wrapped onto more lines reads the same."""
+    return " ".join(" ".join(lines).split())
+
+
+def api_all(client, path: str) -> list[dict]:
+    """Every item of a paginated API list, following `next` (each page must answer 200)."""
+    out, url = [], path
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.content[:300])
+        body = response.json()
+        out += body["results"]
+        url = body["next"]
+    return out

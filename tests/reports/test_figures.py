@@ -17,7 +17,7 @@ from agencies.roles import Role
 from cases import services as case_services
 from cases.models import Family, Need
 from tests import factories as f
-from tests.reports.conftest import module_reports
+from tests.reports.conftest import api_all, module_reports
 
 pytestmark = pytest.mark.django_db
 
@@ -84,20 +84,11 @@ def _seed():
     return manager
 
 
-def _all(client, path):
-    out, url = [], path
-    while url:
-        body = client.get(url).json()
-        out += body["results"]
-        url = body["next"]
-    return out
-
-
 def _expected(client, agency_name: str) -> dict:
     """The figures, from the API alone."""
     families = [
         fam
-        for fam in _all(client, "/api/v1/families/?page_size=200")
+        for fam in api_all(client, "/api/v1/families/?page_size=200")
         if fam["lead_agency_name"] == agency_name and date.fromisoformat(fam["opened_on"]) <= END
     ]
     status, level, key_worker = Counter(), Counter(), defaultdict(Counter)
@@ -109,15 +100,15 @@ def _expected(client, agency_name: str) -> dict:
         status[detail["status"]] += 1
         level[detail["level_of_need"]] += 1
         key_worker[detail["key_worker_name"]][detail["status"]] += 1
-        for team in _all(client, f"/api/v1/families/{fam['id']}/team/"):
+        for team in api_all(client, f"/api/v1/families/{fam['id']}/team/"):
             ended = team["ended_on"] and date.fromisoformat(team["ended_on"]) < START
             if date.fromisoformat(team["started_on"]) <= END and not ended:
                 agencies[team["agency_name"]].add(fam["id"])
-        for contact in _all(client, f"/api/v1/families/{fam['id']}/contacts/"):
+        for contact in api_all(client, f"/api/v1/families/{fam['id']}/contacts/"):
             when = timezone.localtime(datetime.fromisoformat(contact["occurred_at"])).date()
             if START <= when <= END:
                 activity[(contact["agency_name"], when.strftime("%Y-%m"))]["contacts"] += 1
-        for intervention in _all(client, f"/api/v1/families/{fam['id']}/interventions/"):
+        for intervention in api_all(client, f"/api/v1/families/{fam['id']}/interventions/"):
             when = date.fromisoformat(intervention["started_on"])
             if START <= when <= END:
                 activity[(intervention["agency_name"], when.strftime("%Y-%m"))][

@@ -53,6 +53,11 @@ def test_a_manager_asks_for_the_claims_pdf_and_downloads_it(
     assert file.status_code == 200 and file["Content-Type"] == "application/pdf"
     assert "Results claims" in pdf_text(b"".join(file.streaming_content))
     assert b"Results claims (PDF)" in client.get("/reports/").content
+    # The ready alert, on the alerts page, leads to the report's page.
+    alerts = client.get("/alerts/").content.decode()
+    assert f'<a class="govuk-link" href="/reports/{job.id}/">Your results claims (pdf) report' in (
+        alerts
+    )
 
 
 def test_progress_is_shown_with_a_link_to_check_again_and_no_refresh(borough, page_for):
