@@ -1,35 +1,82 @@
 """Thin API views for agencies, staff and the current user."""
 
+from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agencies import selectors, services
+from agencies.lockout import lockout_message
 from agencies.models import Agency
+from agencies.second_factor import second_factor_due
 from agencies.serializers import (
     AgencyCreateSerializer,
     AgencySerializer,
     MeSerializer,
     StaffCreateSerializer,
     StaffSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
 )
 from agencies.throttling import SignInRateThrottle
 from cases import access
 
 
-class TokenView(ObtainAuthToken):
-    """`POST {username, password}` → 200 `{token}`; bad credentials → 400; too many attempts
-    from one address (agencies/throttling.py) → 429."""
+class LockedOut(APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "locked_out"
+
+
+class TokenView(APIView):
+    """`POST {username, password, otp?}` → 200 `{token}`.
+
+    Bad credentials → 400 (`non_field_errors`); the second factor due (agencies/second_factor.py)
+    and `otp` missing or not the app's current code → 400 (`otp`); the username locked for the
+    client's address after repeated failures (django-axes, agencies/lockout.py) → 429
+    `locked_out`, the password not checked; too many attempts from one address
+    (agencies/throttling.py) → 429. A token issued is a sign-in (`user_logged_in`: it clears
+    the lockout's count and records the sign-in)."""
 
     permission_classes = [AllowAny]
     throttle_classes = [SignInRateThrottle]
-    renderer_classes = APIView.renderer_classes
-    parser_classes = APIView.parser_classes
+
+    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer})
+    def post(self, request):
+        data = TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        credentials = data.validated_data
+        # The DRF request: axes records the attempt and marks a lockout on it.
+        user = authenticate(
+            request=request, username=credentials["username"], password=credentials["password"]
+        )
+        if getattr(request, "axes_locked_out", False):
+            raise LockedOut(lockout_message(request))
+        if user is None:
+            raise ValidationError(
+                {"non_field_errors": ["Unable to log in with provided credentials."]},
+                code="authorization",
+            )
+        if second_factor_due(user):
+            code = "".join(credentials.get("otp", "").split())
+            if not code:
+                raise ValidationError(
+                    {"otp": ["Enter the 6-digit code from your authenticator app."]},
+                    code="required",
+                )
+            try:
+                services.authenticator_verify(user=user, code=code)
+            except DjangoValidationError as exc:
+                raise ValidationError({"otp": exc.message_dict["code"]}) from exc
+        token, _ = Token.objects.get_or_create(user=user)
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
+        return Response({"token": token.key})
 
 
 class AgencyListCreate(generics.ListCreateAPIView):

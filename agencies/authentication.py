@@ -9,6 +9,7 @@ any other field loads on first use. Written as SQL because the ORM's `select_rel
 cost more Python time than any other part of a chronology request (decision 0008 has the
 figure). The answers are DRF's: 401 for an unknown token or an inactive user.
 `SessionUserBackend` reads the signed-in user of a session the same way (decision 0010).
+`SessionAuthentication` is DRF's, refusing a session whose second factor is still to give.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular import authentication as spectacular_authentication
 from rest_framework import authentication, exceptions
 
 from agencies.models import Agency, StaffMember
+from agencies.second_factor import second_factor_pending
 from agencies.selectors import staff_remember
 
 STAFF_FIELDS = ("id", "agency_id", "role")
@@ -75,6 +78,23 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         return (user, Token.from_db(user._state.db, ["key", "user_id"], [key, user.id]))
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """DRF's session authentication, not taking a session whose second factor is still to give
+    (agencies/second_factor.py) as signed in: the API answers it 401."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is not None and second_factor_pending(request._request):
+            return None
+        return result
+
+
+class SessionScheme(spectacular_authentication.SessionScheme):
+    """The schema's `cookieAuth` for it, as for DRF's own."""
+
+    target_class = SessionAuthentication
 
 
 class SessionUserBackend(ModelBackend):

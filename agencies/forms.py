@@ -1,4 +1,5 @@
-"""Forms of the sign-in page and the agency admin's staff pages.
+"""Forms of the sign-in pages (password, the second factor's code) and the agency admin's staff
+pages.
 
 They check the shape of what was typed; the rules (a username free whatever its case, the
 password's strength, who may act) stay in agencies/services.py, whose ValidationError messages
@@ -34,6 +35,21 @@ class ThrottledSignInForm(AuthenticationForm):
             self.throttle_wait = throttle.wait()
             raise ValidationError(throttle.refusal(), code="throttled")
         return super().clean()
+
+
+class SecondFactorCodeForm(forms.Form):
+    """The 6-digit code an authenticator app shows (spaces people type between digits allowed)."""
+
+    code = forms.CharField(
+        max_length=12,
+        error_messages={"required": "Enter the 6-digit code from your authenticator app"},
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split())
+        if not (code.isascii() and code.isdigit() and len(code) == 6):
+            raise ValidationError("Enter the 6-digit code from your authenticator app")
+        return code
 
 
 class StaffAddForm(forms.Form):

@@ -14,7 +14,11 @@ class Role(models.TextChoices):
     KEY_WORKER = "key_worker", "Key worker"
     MANAGER = "manager", "Manager"
     AGENCY_ADMIN = "agency_admin", "Agency admin"
+    # Reads the agency-wide access log and the unusual access of the families their agency
+    # leads; sees no case data (not a case role).
+    DPO = "dpo", "Data protection officer"
 
 
-# Roles that work with case data. An agency admin manages staff and sees no family.
+# Roles that work with case data. An agency admin manages staff and a data protection officer
+# reads the access log; neither sees a family.
 CASE_ROLES = frozenset({Role.PRACTITIONER, Role.KEY_WORKER, Role.MANAGER})

@@ -1,6 +1,7 @@
 """Reads for agencies and staff."""
 
 from django.db.models import QuerySet
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agencies.models import Agency, StaffMember
 
@@ -30,3 +31,16 @@ def staff_remember(user, staff: StaffMember | None) -> None:
     if staff is not None:
         staff.user = user  # the request's user object: no second read of the same row
     user._staff_cache = staff
+
+
+# --- the second factor: a person's authenticator app (a django-otp TOTP device) -----------------
+
+
+def authenticator_for(user) -> TOTPDevice | None:
+    """The person's authenticator app, set up and confirmed with a code; None if they have none."""
+    return TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).order_by("-id").first()
+
+
+def authenticator_pending_for(user) -> TOTPDevice | None:
+    """An app the person started to set up and has not confirmed with a code yet."""
+    return TOTPDevice.objects.filter(user_id=user.pk, confirmed=False).order_by("-id").first()

@@ -5,6 +5,24 @@ from agencies.roles import Role
 from core.serializers import OutputSerializer
 
 
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=12,
+        help_text=(
+            "The 6-digit code of the person's authenticator app: required under production"
+            " settings, and of anyone who has set up an app."
+        ),
+    )
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
 class AgencySerializer(OutputSerializer):
     class Meta:
         model = Agency

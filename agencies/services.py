@@ -1,15 +1,18 @@
 """Writes for agencies and staff: agencies, staff accounts, roles and deactivation."""
 
 import hashlib
+import math
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
-from agencies import signals
+from agencies import selectors, signals
 from agencies.models import Agency, StaffMember
 from audit import services as audit_services
 from audit.models import StaffAction
@@ -188,3 +191,68 @@ def _sessions_end(*, user_id: int) -> None:
         if session.get_decoded().get(SESSION_KEY) == str(user_id)
     ]
     Session.objects.filter(pk__in=mine).delete()
+
+
+# --- the second factor: a person's authenticator app (decision 0020) -----------------------------
+
+AUTHENTICATOR_NAME = "Authenticator app"
+
+
+def authenticator_start(*, user) -> TOTPDevice:
+    """A new authenticator app for `user` to add (its secret key made here), to confirm with its
+    first code (`authenticator_confirm`); it replaces any other app they started and did not
+    confirm. An app already confirmed keeps working until the new one is."""
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user_id=user.pk, confirmed=False).delete()
+        return TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_NAME, confirmed=False)
+
+
+def authenticator_confirm(*, user, code: str) -> TOTPDevice:
+    """Confirm the app `user` started to set up with a code it shows now: from then on it is
+    their second factor, in place of any app they had before. A wrong code raises
+    ValidationError on `code` (and slows down the next tries: django-otp's throttling, kept
+    however the request ends)."""
+    with transaction.atomic():
+        device = (
+            TOTPDevice.objects.select_for_update()
+            .filter(user_id=user.pk, confirmed=False)
+            .order_by("-id")
+            .first()
+        )
+        verified = device is not None and device.verify_token(code)
+        if verified:
+            TOTPDevice.objects.filter(user_id=user.pk).exclude(pk=device.pk).delete()
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+    if device is None:
+        raise ValidationError({"code": "Start setting up the app again: it was not found."})
+    if not verified:
+        raise ValidationError({"code": WRONG_CODE})
+    return device
+
+
+def authenticator_verify(*, user, code: str) -> TOTPDevice:
+    """`user`'s authenticator app, if `code` is the code it shows now; else ValidationError on
+    `code`: no app set up, a wrong code, or too many wrong codes just now. Each code is taken
+    once (the device keeps the last time step, under its row lock), and each wrong code doubles
+    the wait before the next try (django-otp's throttling: 1, 2, 4, … seconds)."""
+    current = selectors.authenticator_for(user)
+    if current is None:
+        raise ValidationError(
+            {"code": "Set up an authenticator app first: sign in on the web pages to do it"}
+        )
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().get(pk=current.pk)
+        allowed, refusal = device.verify_is_allowed()
+        verified = allowed and device.verify_token(code)
+    if verified:
+        return device
+    if not allowed:
+        wait = max(math.ceil((refusal["locked_until"] - timezone.now()).total_seconds()), 1)
+        raise ValidationError(
+            {"code": f"Too many wrong codes: wait {wait} seconds, then enter the code shown then"}
+        )
+    raise ValidationError({"code": WRONG_CODE})
+
+
+WRONG_CODE = "The code is not right: enter the 6-digit code your authenticator app shows now"

@@ -7,8 +7,9 @@ Where the count lives: the `throttle` cache (config/settings.py), Redis when RED
 else a database table. Never a per-process cache: with N web processes that would be N budgets,
 and a restart would empty them.
 
-Who the client is: DRF's `get_ident` with `REST_FRAMEWORK["NUM_PROXIES"]` (env
-TRUSTED_PROXY_COUNT, default 0). With 0 it is REMOTE_ADDR and X-Forwarded-For is ignored; with
+Who the client is: `core.middleware.client_ident` (DRF's `get_ident` with
+`REST_FRAMEWORK["NUM_PROXIES"]`, env TRUSTED_PROXY_COUNT, default 0), the rule the access log
+records the client's address by. With 0 it is REMOTE_ADDR and X-Forwarded-For is ignored; with
 N > 0 it is the N-th X-Forwarded-For entry from the right, the one the outermost trusted proxy
 wrote. Entries further left are whatever the client sent and are never used.
 
@@ -28,6 +29,8 @@ from django.db import router, transaction
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from core.middleware import client_ident
+
 CACHE_ALIAS = "throttle"
 SCOPE = "sign_in"
 
@@ -43,6 +46,9 @@ class SignInRateThrottle(SimpleRateThrottle):
     @property
     def cache(self):
         return caches[CACHE_ALIAS]
+
+    def get_ident(self, request) -> str:
+        return client_ident(request)
 
     def get_cache_key(self, request, view) -> str:
         ident = str(self.get_ident(request))

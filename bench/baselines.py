@@ -247,8 +247,9 @@ def _audit(caller: _Caller, family_id: int, request, status: int) -> None:
         return
     with connection.cursor() as cur:
         cur.execute(
-            "INSERT INTO audit_accessevent (at, user_id, agency_id, family_id, action, method,"
-            " path, status_code, emergency) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "INSERT INTO audit_accessevent (at, user_id, agency_id, family_id, action,"
+            " object_type, footing, outcome, method, path, status_code, emergency, request_id)"
+            " VALUES (%s, %s, %s, %s, %s, '', '', 'allowed', %s, %s, %s, %s, %s)",
             [
                 timezone.now(),
                 caller.user_id,
@@ -259,6 +260,7 @@ def _audit(caller: _Caller, family_id: int, request, status: int) -> None:
                 request.path[:300],
                 status,
                 False,
+                getattr(request, "request_id", ""),
             ],
         )
 
@@ -676,17 +678,18 @@ class TextbookPage(PageNumberPagination):
 def _textbook_audit(request, family_id: int, status: int) -> None:
     if not apps.is_installed("audit"):
         return
-    from audit import services as audit_services
+    from audit.models import AccessEvent
 
     staff = StaffMember.objects.filter(user=request.user).only("agency_id").first()
-    audit_services.access_event_record(
+    AccessEvent.objects.create(
         user=request.user,
         agency_id=staff.agency_id if staff else None,
         family_id=family_id,
+        action="read" if request.method in {"GET", "HEAD", "OPTIONS"} else "write",
         method=request.method,
-        path=request.path,
-        emergency=False,
+        path=request.path[:300],
         status_code=status,
+        request_id=getattr(request, "request_id", ""),
     )
 
 

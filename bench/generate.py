@@ -1161,7 +1161,7 @@ def _tables_to_clear() -> list[str]:
         "cases.FamilyUserObjectPermission", "cases.FamilyGroupObjectPermission",
         "guardian.UserObjectPermission", "guardian.GroupObjectPermission", "alerts.Alert",
         "alerts.AlertTicket", "consent.SharingBasis", "consent.AccessPeriod",
-        "consent.EmergencyAccess", "audit.AccessEvent",
+        "consent.EmergencyAccess", "audit.AccessEvent", "audit.AccessEventSeal",
     ]  # fmt: skip
     tables = []
     for name in names:

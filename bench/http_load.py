@@ -16,6 +16,12 @@ Django test client under CaptureQueriesContext, every role, against the same dat
 web process's peak memory (VmHWM) and CPU seconds (from /proc, per pid, before and after each run:
 how the load was split over the workers), and which worker holds each client connection.
 Before the load, the three implementations' JSON is compared on the same requests.
+
+The access log's cost (`audit_overhead`): the families list and the family detail (ours) served
+twice at once, by a server writing the access log and one with it off (bench/settings.py
+`AUDIT_ACCESS_LOG`, from BENCH_ACCESS_LOG), loaded in turn by the same clients (on, off, off, on,
+twice over): the log's share of the mean request time and of the web and PostgreSQL CPU, and the
+INSERTs into the log per request (in process, every role), which must be one.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ ENDPOINTS = (
     ("record-a-contact", "POST", "/families/{id}/contacts/"),
 )
 TARGETS = {
+    "audit_share": 0.10,  # the access log: at most this share of the request's time
     "read_p95_ms": 70,
     "write_p95_ms": 100,
     "x_textbook": 2.0,
@@ -62,6 +69,8 @@ class Timing:
 FULL = Timing(warmup_s=1.5, run_s=4.0)
 SMALL = Timing(warmup_s=0.3, run_s=0.6)
 SQLITE = Timing(warmup_s=0.5, run_s=1.5)
+AUDIT_ENDPOINTS = ENDPOINTS[:2]  # the families list and the family detail
+AUDIT_MODES = ("on", "off")
 
 
 @dataclass
@@ -323,6 +332,218 @@ async def _load(
     return tallies, client_cpu
 
 
+# --- the access log's cost -------------------------------------------------------------------
+
+
+def audit_inserts_per_request(clients: list[Client]) -> dict[str, list[int]]:
+    """INSERTs into the access log per request, each role, for the families list and the family
+    detail (in process, the log on)."""
+    import re
+
+    from django.db import connection
+    from django.test import Client as DjangoClient
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.models import AccessEvent
+
+    insert = re.compile(rf'^\s*INSERT INTO "?{AccessEvent._meta.db_table}"?\b', re.IGNORECASE)
+    out: dict[str, list[int]] = {}
+    for client in clients:
+        http = DjangoClient(HTTP_AUTHORIZATION=f"Token {client.token}")
+        for endpoint, _method, template in AUDIT_ENDPOINTS:
+            path = _path("ours", template, client.families[0])
+            http.get(path)
+            with CaptureQueriesContext(connection) as ctx:
+                response = http.get(path)
+            if response.status_code != 200:
+                raise RuntimeError(f"{endpoint} as {client.label}: {response.status_code}")
+            n = sum(1 for q in ctx.captured_queries if insert.match(q["sql"]))
+            out.setdefault(endpoint, []).append(n)
+    return out
+
+
+async def _audit_load(
+    ports: dict[str, int],
+    workers: dict[str, list[int]],
+    clients: list[Client],
+    timing: Timing,
+    database: str | None,
+    rounds: int,
+) -> dict[tuple[str, str], Tally]:
+    """Each endpoint loaded on the server with the log on and the one with it off, in turn (on,
+    off, off, on, `rounds` times), by the same clients: drift on a shared machine falls on both."""
+    import aiohttp
+
+    sessions = {
+        mode: [
+            aiohttp.ClientSession(
+                base_url=f"http://127.0.0.1:{ports[mode]}",
+                connector=aiohttp.TCPConnector(limit=1),
+                headers={"Authorization": f"Token {c.token}"},
+                timeout=aiohttp.ClientTimeout(total=60),
+            )
+            for c in clients
+        ]
+        for mode in AUDIT_MODES
+    }
+    tallies: dict[tuple[str, str], Tally] = {}
+
+    async def phase(mode: str, template: str, seconds: float, tally: Tally | None) -> float:
+        end = time.perf_counter() + seconds
+
+        async def loop(i: int):
+            k = i * 7
+            client = clients[i]
+            while time.perf_counter() < end:
+                k += 1
+                path = _path("ours", template, client.families[k % len(client.families)])
+                started = time.perf_counter()
+                async with sessions[mode][i].get(path) as response:
+                    body = await response.read()
+                if tally is None:
+                    continue
+                if response.status != 200:
+                    tally.errors += 1
+                    tally.error_sample = tally.error_sample or f"{response.status} {body[:120]!r}"
+                else:
+                    tally.latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(loop(i) for i in range(len(clients))))
+        return time.perf_counter() - started
+
+    try:
+        for endpoint, _method, template in AUDIT_ENDPOINTS:
+            for _ in range(rounds):
+                for mode in ("on", "off", "off", "on"):
+                    tally = tallies.setdefault((endpoint, mode), Tally())
+                    await phase(mode, template, timing.warmup_s / 2, None)
+                    pids = workers[mode]
+                    cpu_before = {pid: procs.cpu_seconds(pid) for pid in pids}
+                    db_before = procs.db_backends_cpu(database)
+                    tally.seconds += await phase(mode, template, timing.run_s, tally)
+                    for pid in pids:
+                        used = procs.cpu_seconds(pid) - cpu_before[pid]
+                        tally.cpu[pid] = tally.cpu.get(pid, 0.0) + used
+                    db_after = procs.db_backends_cpu(database)
+                    tally.db_cpu += sum(t - db_before.get(pid, 0.0) for pid, t in db_after.items())
+    finally:
+        await asyncio.gather(*(s.close() for group in sessions.values() for s in group))
+    return tallies
+
+
+def audit_overhead(env: Env, clients: list[Client], timing: Timing, small: bool) -> dict:
+    """The access log's cost on the families list and the family detail: two servers, the log on
+    and off, loaded in turn; and the log's INSERTs per request."""
+    from bench.alerts_latency import Server
+
+    inserts = audit_inserts_per_request(clients)
+    log_dir = Path(os.environ.get("BENCH_LOG_DIR", "/tmp"))
+    servers = {
+        mode: Server(
+            common.child_env(env, BENCH_ACCESS_LOG="1" if mode == "on" else "0"),
+            workers=WORKERS,
+            log_path=log_dir / f"bench-http-audit-{mode}-{os.getpid()}.log",
+        )
+        for mode in AUDIT_MODES
+    }
+    try:
+        workers = {}
+        for mode, server in servers.items():
+            server.wait_ready()
+            workers[mode] = _workers_ready(server, server.log_path)
+        database = env.database_url.rsplit("/", 1)[1] if env.postgres else None
+        tallies = asyncio.run(
+            _audit_load(
+                {mode: server.port for mode, server in servers.items()},
+                workers,
+                clients,
+                timing,
+                database,
+                rounds=1 if small else 2,
+            )
+        )
+    finally:
+        for server in servers.values():
+            server.stop()
+    out: dict[str, dict] = {}
+    for endpoint, _method, _template in AUDIT_ENDPOINTS:
+        by = {mode: _summary(tallies[(endpoint, mode)]) for mode in AUDIT_MODES}
+        for mode in AUDIT_MODES:
+            ms = [v * 1000 for v in tallies[(endpoint, mode)].latencies]
+            by[mode]["mean_ms"] = round(sum(ms) / len(ms), 2) if ms else None
+        on, off = by["on"], by["off"]
+        share = None
+        if on["mean_ms"] and off["mean_ms"]:
+            share = round((on["mean_ms"] - off["mean_ms"]) / on["mean_ms"], 3)
+
+        def cpu_share(key: str, on=on, off=off):
+            if not on[key] or off[key] is None:
+                return None
+            return round((on[key] - off[key]) / on[key], 3)
+
+        out[endpoint] = {
+            **by,
+            "share_of_request_time": share,
+            "share_of_web_cpu": cpu_share("web_cpu_ms_per_request"),
+            "share_of_db_cpu": cpu_share("db_cpu_ms_per_request"),
+            "inserts_per_request": inserts[endpoint],
+        }
+    return out
+
+
+def audit_rows(overhead: dict, postgres: bool) -> list[dict]:
+    rows = []
+    for endpoint, by in overhead.items():
+        for mode in AUDIT_MODES:
+            s = by[mode]
+            note = f"mean {s['mean_ms']} ms; CPU/req: web {s['web_cpu_ms_per_request']} ms"
+            if postgres:
+                note += f", PostgreSQL {s['db_cpu_ms_per_request']} ms"
+            if s["errors"]:
+                note += f"; {s['errors']} errors: {s['error_sample'][:60]}"
+            rows.append(
+                {
+                    "line": f"access log: {endpoint}",
+                    "variant": f"log {mode}",
+                    "p50": s["p50_ms"],
+                    "p95": s["p95_ms"],
+                    "p99": s["p99_ms"],
+                    "rps": s["rps"],
+                    "note": note,
+                    "met": "",
+                }
+            )
+        share, inserts = by["share_of_request_time"], by["inserts_per_request"]
+        checks = {
+            f"≤ {TARGETS['audit_share']:.0%} of request time": share is not None
+            and share <= TARGETS["audit_share"],
+            "1 INSERT per request": set(inserts) == {1},
+            "no errors": not (by["on"]["errors"] or by["off"]["errors"]),
+        }
+        missed = [k for k, ok in checks.items() if not ok]
+
+        def pct(value) -> str:
+            return "n/a" if value is None else f"{value:.1%}"
+
+        note = (
+            f"log's share: request time {pct(share)}, web CPU {pct(by['share_of_web_cpu'])}"
+            + (f", PostgreSQL CPU {pct(by['share_of_db_cpu'])}" if postgres else "")
+            + f"; INSERTs/request {_span(inserts)} (each role); targets: {', '.join(checks)}"
+            + (f"; missed: {', '.join(missed)}" if missed else "")
+        )
+        rows.append(
+            {
+                "line": f"access log overhead: {endpoint}",
+                "variant": "on vs off",
+                "queries": _span(inserts),
+                "note": note,
+                "met": "ok" if not missed else "MISSED",
+            }
+        )
+    return rows
+
+
 # --- report --------------------------------------------------------------------------------------
 
 
@@ -396,6 +617,7 @@ def run(*, small: bool = False) -> int:
         peaks = {str(pid): procs.peak_mb(pid) for pid in workers}
     finally:
         server.stop()
+    overhead = audit_overhead(env, roles, timing, small)
     load_after = os.getloadavg()[0]
 
     summary: dict[str, dict[str, dict]] = {}
@@ -491,6 +713,8 @@ def run(*, small: bool = False) -> int:
                 "met": "DIFFERS",
             }
         )
+    audit_lines = audit_rows(overhead, env.postgres)
+    rows += audit_lines
     for row in rows:
         print(_line(row))
     result = {
@@ -512,10 +736,12 @@ def run(*, small: bool = False) -> int:
         "cpu_share_by_worker": shares,
         "connections_by_worker": conns,
         "same_json_differences": differences,
+        "audit_overhead": overhead,
         "met": {
             **{e: all(c.values()) for e, c in met.items()},
             "peak_memory": memory_ok,
             "spread": spread_ok,
+            "audit_overhead": all(r["met"] == "ok" for r in audit_lines if r["met"]),
         },
         "table": rows,
     }
@@ -526,6 +752,7 @@ def run(*, small: bool = False) -> int:
         f" {client_cpu:.1f} s; results → bench/results.json ({key})"
     )
     errors = sum(s["errors"] for by in summary.values() for s in by.values())
+    errors += sum(by[mode]["errors"] for by in overhead.values() for mode in AUDIT_MODES)
     return 1 if errors else 0
 
 

@@ -17,6 +17,7 @@ here too ("who may do what" below). The hot reads here are written as SQL (decis
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -25,13 +26,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Q, QuerySet, Value
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from agencies.models import Agency, AgencyKind, StaffMember
 from agencies.roles import CASE_ROLES, Role
 from agencies.selectors import staff_for_user
+from audit.models import Footing as AccessFooting
 from cases.grants import FamilyGroupObjectPermission, FamilyUserObjectPermission
 from cases.models import Family, Involvement, Visibility
 from core.exceptions import Forbidden as Forbidden  # access names the answers: 403
@@ -89,22 +92,68 @@ def current_bases_by_agency(*, family: Family, today: date) -> dict[int, int]:
     (`sharing_basis_in_force_q`). This is the consent condition of the rule, and the only place
     it is decided.
     """
-    from consent.models import Purpose, SharingBasis
+    from consent.models import Purpose
 
     covered: dict[int, int] = {}
-    bases = (
-        SharingBasis.objects.filter(family=family, withdrawn_at__isnull=True)
-        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=today))
-        .filter(sharing_basis_in_force_q(today=today))
-        .prefetch_related("agencies")
-        .order_by("id")
-    )
+    bases = _current_bases(today=today).filter(family=family).prefetch_related("agencies")
     for basis in bases:
         if Purpose.TEAM_SHARING not in basis.purposes:
             continue
         for agency in basis.agencies.all():
             covered.setdefault(agency.id, basis.id)
     return covered
+
+
+def _current_bases(*, today: date) -> QuerySet:
+    """The bases that are current on `today` (`current_bases_by_agency`), by id."""
+    from consent.models import SharingBasis
+
+    return (
+        SharingBasis.objects.filter(withdrawn_at__isnull=True)
+        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=today))
+        .filter(sharing_basis_in_force_q(today=today))
+        .order_by("id")
+    )
+
+
+def covering_basis_ids(*, family_ids, agency_id: int, today: date) -> dict[int, int]:
+    """family id → the current lawful basis covering `agency_id` on that family for team
+    sharing: for each family the basis `current_bases_by_agency` names for the agency, in one
+    statement (`_covering_basis_sql`). What a team's sight stands on (`FamilyPerms.basis_id`,
+    the access log's footing)."""
+    family_ids = sorted({int(i) for i in family_ids})
+    if not family_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT f.id, {_covering_basis_sql('f.id')} FROM {Family._meta.db_table} f"
+            f" WHERE f.id IN ({_placeholders(family_ids)})",
+            [agency_id, today, today, *family_ids],
+        )
+        return {family_id: basis_id for family_id, basis_id in cursor.fetchall() if basis_id}
+
+
+def _covering_basis_sql(family: str) -> str:
+    """SQL for the id of the basis `current_bases_by_agency` names for an agency on the family
+    `family` (an SQL expression), or NULL: the lowest id among the bases not withdrawn, not
+    expired, in force (`sharing_basis_in_force_q`), for team sharing, covering the agency.
+    Params: agency id, today, today. The same rule as the ORM's, written for the hot reads
+    (decision 0017); tests/audit/test_footings.py compares the two."""
+    from consent.models import BasisKind, Purpose, SharingBasis
+
+    through = SharingBasis.agencies.through._meta
+    basis_column = through.get_field("sharingbasis").column
+    agency_column = through.get_field("agency").column
+    return (
+        f"(SELECT MIN(b.id) FROM {SharingBasis._meta.db_table} b"
+        f" INNER JOIN {through.db_table} ba ON ba.{basis_column} = b.id"
+        f" WHERE b.family_id = {family} AND ba.{agency_column} = %s"
+        f" AND b.withdrawn_at IS NULL AND (b.expires_on IS NULL OR b.expires_on >= %s)"
+        f" AND (b.basis = '{BasisKind.CONSENT}' OR (b.confirmed_at IS NOT NULL"
+        f" AND b.review_on IS NOT NULL AND b.review_on >= %s))"
+        # purposes: a JSON list of choice names, as text on both databases
+        f" AND CAST(b.purposes AS TEXT) LIKE '%%\"{Purpose.TEAM_SHARING}\"%%')"
+    )
 
 
 def sharing_basis_in_force_q(*, today: date) -> Q:
@@ -356,9 +405,29 @@ def _agency_sees_many(group_id: int) -> bool:
 
 
 class FamilyPerms(frozenset):
-    """A user's permissions on one family; `emergency` when sight comes only from break-glass."""
+    """A user's permissions on one family, and what they stand on.
+
+    `footing` (empty when the family is not visible): "key_worker" (the family's key worker),
+    "lead_agency" (staff of the lead agency), "team" (an agency on the team under a lawful basis)
+    or "emergency" (break-glass alone; `emergency` is then True). For "team", `basis_id` is the
+    lawful basis covering the agency (`covering_basis_ids`), read when first asked for.
+    """
 
     emergency: bool = False
+    footing: str = ""
+    _basis: int | None = None
+    _basis_of: tuple | None = None  # (family id, agency id) while `basis_id` is unread
+
+    @property
+    def basis_id(self) -> int | None:
+        if self._basis_of is not None:
+            family_id, agency_id = self._basis_of
+            today = timezone.localdate()
+            self._basis = covering_basis_ids(
+                family_ids=[family_id], agency_id=agency_id, today=today
+            ).get(family_id)
+            self._basis_of = None
+        return self._basis
 
 
 def _grants_of_holder_sql(t: _Tables) -> str:
@@ -374,7 +443,9 @@ def _grants_of_holder_sql(t: _Tables) -> str:
     )
 
 
-def _perms_from_grants(rows, *, staff: StaffMember, user, family: Family) -> FamilyPerms:
+def _perms_from_grants(
+    rows, *, staff: StaffMember, user, family: Family, team_basis: tuple | None = None
+) -> FamilyPerms:
     """The rule's reading of a holder's grant rows (codename, source) on one family."""
     perms: set[str] = set()
     sources_of_view: set[str] = set()
@@ -391,7 +462,83 @@ def _perms_from_grants(rows, *, staff: StaffMember, user, family: Family) -> Fam
     result = FamilyPerms(perms)
     # A user grant that is not the key worker's is an emergency grant (family_grants_derive).
     result.emergency = sources_of_view == {"user"} and family.key_worker_id != user.id
+    result.footing = _footing(
+        family, user_id=user.id, agency_id=staff.agency_id, by_group="group" in sources_of_view
+    )
+    if result.footing == AccessFooting.TEAM:
+        if team_basis is not None:  # read with the grants (`family_with_permissions`)
+            result._basis = team_basis[0]
+        else:
+            result._basis_of = (family.id, staff.agency_id)
     return result
+
+
+def _footing(family: Family, *, user_id: int, agency_id: int, by_group: bool) -> str:
+    """What a person's sight of a family they see stands on: being its key worker, else their
+    agency's group grant (the lead agency's, or a team's under a lawful basis), else an
+    emergency grant of their own (`family_grants_derive`)."""
+    if family.key_worker_id == user_id:
+        return AccessFooting.KEY_WORKER
+    if by_group:
+        if family.lead_agency_id == agency_id:
+            return AccessFooting.LEAD_AGENCY
+        return AccessFooting.TEAM
+    return AccessFooting.EMERGENCY
+
+
+def family_footings(user, families) -> dict[int, tuple[str, int | None]]:
+    """family id → (footing, basis id) of `user`'s sight of each of `families`, families a list
+    showed them (each visible to them: `families_visible_to`): as `FamilyPerms.footing` and
+    `basis_id` give it for one family. At most one query, whatever the number of families: for
+    those neither the key worker's nor the lead agency's, the agency's view grant on each and
+    the basis covering it (`_team_footings_sql`)."""
+    staff = case_staff(user)
+    families = list(families)
+    if staff is None or not families:
+        return {}
+    out: dict[int, tuple[str, int | None]] = {}
+    others = []
+    for family in families:
+        if family.key_worker_id == user.id:
+            out[family.id] = (AccessFooting.KEY_WORKER, None)
+        elif family.lead_agency_id == staff.agency_id:
+            out[family.id] = (AccessFooting.LEAD_AGENCY, None)
+        else:
+            others.append(family.id)
+    if not others:
+        return out
+    today = timezone.localdate()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _team_footings_sql(len(others)),
+            [staff.agency.group_id, staff.agency_id, today, today, *others],
+        )
+        team = dict(cursor.fetchall())
+    for family_id in others:
+        basis_id = team.get(family_id)
+        if basis_id is None:  # no view grant to the agency: sight from emergency access
+            out[family_id] = (AccessFooting.EMERGENCY, None)
+        else:  # 0: on the team, no current basis (expired, not swept yet)
+            out[family_id] = (AccessFooting.TEAM, basis_id or None)
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _team_footings_sql(n: int) -> str:
+    """For n family ids: each id, and NULL when the agency's group holds no view grant on it,
+    else the basis covering the agency (0 when none does). Probed family by family (the grant
+    table's index), the basis only where the grant is. Params: group id, agency id, today,
+    today, the ids."""
+    t = _tables()
+    grant = (
+        f"SELECT 1 FROM {t.groups} g WHERE g.group_id = %s"
+        f" AND g.permission_id = {_view_permission_sql()} AND g.content_object_id = f.id LIMIT 1"
+    )
+    return (
+        f"SELECT f.id, CASE WHEN ({grant}) IS NOT NULL"
+        f" THEN COALESCE({_covering_basis_sql('f.id')}, 0) END"
+        f" FROM {Family._meta.db_table} f WHERE f.id IN ({_placeholders(range(n))})"
+    )
 
 
 def family_permissions(user, family: Family) -> FamilyPerms:
@@ -418,19 +565,32 @@ def family_with_permissions(user, family_id: int) -> tuple[Family | None, Family
     if staff is None or not 0 < family_id < 2**63:  # beyond a 64-bit id: no such family
         return None, FamilyPerms()
     t = _tables()
+    today = timezone.localdate()
     rows = list(
         Family.objects.raw(
-            f"SELECT f.*, h.codename AS grant_codename, h.source AS grant_source"
+            f"SELECT f.*, {_covering_basis_sql('f.id')} AS team_basis_id,"
+            f" h.codename AS grant_codename, h.source AS grant_source"
             f" FROM {Family._meta.db_table} f LEFT JOIN ({_grants_of_holder_sql(t)}) h"
             f" ON h.family_id = f.id WHERE f.id = %s",
-            [family_id, staff.agency.group_id, family_id, user.id, family_id],
+            [
+                staff.agency_id,
+                today,
+                today,
+                family_id,
+                staff.agency.group_id,
+                family_id,
+                user.id,
+                family_id,
+            ],
         )
     )
     if not rows:
         return None, FamilyPerms()
     family = rows[0]
     grants = [(row.grant_codename, row.grant_source) for row in rows]
-    return family, _perms_from_grants(grants, staff=staff, user=user, family=family)
+    return family, _perms_from_grants(
+        grants, staff=staff, user=user, family=family, team_basis=(family.team_basis_id,)
+    )
 
 
 def family_write_check(*, user, family: Family, permission: str) -> None:
@@ -508,6 +668,7 @@ HOME_CASELOAD = "caseload"  # key workers: their own families
 HOME_PARTNER = "partner"  # practitioners: the families their agency works with
 HOME_MANAGER = "manager"  # managers: every family their agency leads
 HOME_STAFF = "staff"  # agency admins: their agency's staff
+HOME_DPO = "dpo"  # data protection officers: unusual access to the families their agency leads
 HOME_ADMIN = "admin"  # platform admins: the Django admin (no case data)
 HOME_NONE = "none"  # signed in with no role here
 
@@ -522,6 +683,7 @@ def home_for(user) -> str:
         Role.PRACTITIONER: HOME_PARTNER,
         Role.MANAGER: HOME_MANAGER,
         Role.AGENCY_ADMIN: HOME_STAFF,
+        Role.DPO: HOME_DPO,
     }.get(staff.role, HOME_NONE)
 
 
@@ -599,6 +761,124 @@ def report_visible_to(user, *, requested_by_id: int, council_wide: bool) -> bool
     if getattr(user, "id", None) != requested_by_id:
         return False
     return may_request_report(case_staff(user), council_wide=council_wide)
+
+
+# --- who reads the access log; who asks for a subject access export ----------------------------
+# The access log (audit.AccessEvent) says who saw or changed a family's record, when and on what
+# footing. Its readers (the accountability app's API and pages) and the subject access export
+# (reports) ask these. Managers and data protection officers read the agency-wide views; a data
+# protection officer sees no case data (not a case role: `case_staff` is None for them).
+
+AUDIT_ROLES = frozenset({Role.MANAGER, Role.DPO})
+
+
+def audit_staff(user) -> StaffMember | None:
+    """The user's staff membership if it may read the agency-wide audit views
+    (`may_read_agency_access_log`): an active manager or data protection officer."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    staff = staff_for_user(user)
+    return staff if may_read_agency_access_log(staff) else None
+
+
+def may_read_access_log(*, staff: StaffMember | None, family: Family, perms) -> bool:
+    """A family's access log (who saw or changed its record, when, on what footing, and the
+    attempts refused) is read by its key worker and the lead agency's managers. A data
+    protection officer reads the same events in the agency-wide log, where a family is named by
+    its reference only: the family's own pages are case data."""
+    return (
+        VIEW in perms
+        and staff is not None
+        and (family.key_worker_id == staff.user_id or is_lead_manager(staff, family))
+    )
+
+
+def may_read_agency_access_log(staff: StaffMember | None) -> bool:
+    """The agency-wide access log and the unusual access are for managers and data protection
+    officers, over the families their agency leads (`access_log_families_q`)."""
+    return staff is not None and staff.role in AUDIT_ROLES
+
+
+def may_read_unusual_access(staff: StaffMember | None) -> bool:
+    """The unusual access (`reads_outside_caseload_q`, emergency access by person, bursts of
+    reads): the same readers as the agency-wide log."""
+    return may_read_agency_access_log(staff)
+
+
+def access_log_families_q(staff: StaffMember | None) -> Q:
+    """Filter on families: those whose access events `staff` reads in the agency-wide views, the
+    families their agency leads now (after a step-up the new lead agency reads the whole
+    history). None for anyone else."""
+    if not may_read_agency_access_log(staff):
+        return Q(pk__in=[])
+    return Q(lead_agency_id=staff.agency_id)
+
+
+def reads_outside_caseload_q() -> Q:
+    """Filter on access events: an allowed read of a family by someone for whom the family is in
+    neither their caseload nor their team. Precisely, an event with action `read`, outcome
+    `allowed`, and either
+
+    - footing `emergency` (or marked `emergency`): the reader had no standing access and broke
+      the glass; or
+    - footing `lead_agency`, by a person who is not the family's key worker, not a manager of
+      its lead agency (oversight is a manager's job), and not the named practitioner of an
+      involvement of the family that covered the day of the read (started on or before it,
+      not ended before it): a colleague of the lead agency reading a family that is not theirs.
+
+    Key worker, manager and team are judged as they are now (the key worker, roles and lead
+    agency of today; the involvement by its dates). Reads on the footing `key_worker` or `team`
+    are never unusual here: an agency on the team under a lawful basis may read the record,
+    whoever in it does (bursts of reads catch a person reading too many)."""
+    key_worker = Family.objects.filter(id=OuterRef("family_id"), key_worker_id=OuterRef("user_id"))
+    lead_manager = Family.objects.filter(
+        id=OuterRef("family_id"),
+        lead_agency__staff__user_id=OuterRef("user_id"),
+        lead_agency__staff__role=Role.MANAGER,
+    )
+    day = TruncDate(ExpressionWrapper(OuterRef("at"), output_field=DateTimeField()))
+    named = Involvement.objects.filter(
+        family_id=OuterRef("family_id"),
+        practitioner_id=OuterRef("user_id"),
+        started_on__lte=day,
+    ).filter(Q(ended_on__isnull=True) | Q(ended_on__gte=day))
+    colleague = (
+        Q(footing="lead_agency") & ~Exists(key_worker) & ~Exists(lead_manager) & ~Exists(named)
+    )
+    return Q(action="read", outcome="allowed") & (
+        Q(footing="emergency") | Q(emergency=True) | colleague
+    )
+
+
+def may_request_subject_access(*, staff: StaffMember | None, family: Family, perms) -> bool:
+    """A subject access export of a member of the family (everything held on them, every access
+    to the family's record, every disclosure) is asked for by a manager of the family's lead
+    agency. It holds every restricted entry of the family, the person being their subject: a
+    lead-agency manager sees them all anyway (`sees_every_restricted_entry`)."""
+    return VIEW in perms and is_lead_manager(staff, family)
+
+
+def subject_access_families_q(staff: StaffMember | None, *, prefix: str = "") -> Q:
+    """`may_request_subject_access` as a filter on families (through `prefix`, e.g.
+    "family__"): the families a manager's agency leads; none for anyone else."""
+    if staff is None or staff.role != Role.MANAGER:
+        return Q(pk__in=[])
+    return Q(**{f"{prefix}lead_agency_id": staff.agency_id})
+
+
+# Asking for emergency access: anyone who works with families may, by family id, for a family
+# they cannot see (what the request gets: `emergency_access_allowance`).
+EMERGENCY_REQUEST = "request_emergency_access"
+
+
+def emergency_request_perms(staff: StaffMember | None) -> FamilyPerms:
+    """What a request for emergency access stands on: `EMERGENCY_REQUEST` on the footing
+    "emergency" for anyone who works with case data; nothing for anyone else (403)."""
+    if staff is None or staff.role not in CASE_ROLES:
+        return FamilyPerms()
+    perms = FamilyPerms({EMERGENCY_REQUEST})
+    perms.footing, perms.emergency = AccessFooting.EMERGENCY, True
+    return perms
 
 
 EMERGENCY_GRANT = "grant"

@@ -9,11 +9,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import SAFE_METHODS, AllowAny
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from audit import services as audit_services
-from cases import access, selectors, serializers, services
+from cases import access, access_log, selectors, serializers, services
 from cases.models import FamilyStatus, PlanAction
 from core.exceptions import Conflict, PreconditionFailed, PreconditionRequired
 from core.pagination import ChronologyPage, CursorPage, ReferencePage
@@ -48,21 +47,34 @@ def page(ordering):
 class FamilyScopedView(generics.GenericAPIView):
     """Resolves the family from the URL through the access rule before anything else.
 
-    Not visible → 404; visible but without the permission the method needs → 403.
+    Not visible → 404; visible but without the permission the method needs → 403. The answer,
+    allowed or denied, is an access event of the request (cases/access_log.py): what it read or
+    wrote is `audit_object_type`, and `audit_object_kwarg` names the URL parameter holding that
+    object's id (none: the address names no object of that type).
     """
 
     read_permission = access.VIEW
     write_permission = access.RECORD
     input_serializer_class = None
+    audit_object_type = ""
+    audit_object_kwarg: str | None = None
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         self.staff = access.case_staff(request.user)
         family, perms = self.load_family(kwargs["family_id"])
+        needed = self.read_permission if request.method in SAFE_METHODS else self.write_permission
+        access_log.family_access_log(
+            request,
+            family_id=kwargs["family_id"],
+            perms=perms,
+            permission=needed,
+            object_type=self.audit_object_type,
+            object_id=kwargs.get(self.audit_object_kwarg) if self.audit_object_kwarg else None,
+        )
         if not perms:  # no such family, or not visible: the same 404
             raise Http404
         self.family, self.perms = family, perms
-        needed = self.read_permission if request.method in SAFE_METHODS else self.write_permission
         if needed not in self.perms:
             raise PermissionDenied("You can see this family but may not do that.")
 
@@ -71,21 +83,11 @@ class FamilyScopedView(generics.GenericAPIView):
         alike (services re-check under the family's row lock)."""
         return access.family_with_permissions(self.request.user, family_id)
 
-    def finalize_response(self, request, response, *args, **kwargs):
-        # Every request that reached a visible family is audited, marked when it was made
-        # under emergency access.
-        perms = getattr(self, "perms", None)
-        if perms:
-            audit_services.access_event_record(
-                user=request.user,
-                agency_id=self.staff.agency_id,
-                family_id=self.family.id,
-                method=request.method,
-                path=request.path,
-                emergency=perms.emergency,
-                status_code=response.status_code,
-            )
-        return super().finalize_response(request, response, *args, **kwargs)
+    def handle_exception(self, exc):
+        if isinstance(exc, access.NoAccess | access.Forbidden):
+            # A service, re-checking under the family's lock, refused what was allowed here.
+            access_log.family_access_denied_later(self.request)
+        return super().handle_exception(exc)
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
@@ -129,6 +131,11 @@ class FamilyListCreate(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        access_log.families_shown_log(self.request, page or [])  # one event per family shown
+        return page
+
     def get_queryset(self):
         params = self.request.query_params
         status_filter = params.get("status")
@@ -152,6 +159,7 @@ class FamilyListCreate(generics.ListAPIView):
         values = dict(data.validated_data)
         family = services.family_create(by=staff, key_worker_id=values.pop("key_worker"), **values)
         detail = selectors.family_detail(user=request.user, family_id=family.id)
+        access_log.family_opened_log(request, detail)
         response = Response(serializers.FamilyDetailSerializer(detail).data, status=201)
         response["ETag"] = etag_for(detail.version)
         return response
@@ -159,6 +167,8 @@ class FamilyListCreate(generics.ListAPIView):
 
 class FamilyDetail(FamilyScopedView):
     serializer_class = serializers.FamilyDetailSerializer
+    audit_object_type = "family"
+    audit_object_kwarg = "family_id"
     write_permission = access.CHANGE
 
     def respond(self, family):
@@ -190,6 +200,7 @@ class FamilyDetail(FamilyScopedView):
 
 class MemberListCreate(FamilyScopedListCreate):
     serializer_class = serializers.PersonSerializer
+    audit_object_type = "member"
     input_serializer_class = serializers.PersonCreateSerializer
     pagination_class = page("id")
     write_permission = access.CHANGE
@@ -209,6 +220,7 @@ class MemberListCreate(FamilyScopedListCreate):
 
 class TeamListCreate(FamilyScopedListCreate):
     serializer_class = serializers.InvolvementSerializer
+    audit_object_type = "involvement"
     input_serializer_class = serializers.InvolvementCreateSerializer
     pagination_class = page("id")
     write_permission = access.CHANGE
@@ -235,6 +247,8 @@ class TeamListCreate(FamilyScopedListCreate):
 
 class TeamEnd(FamilyScopedView):
     serializer_class = serializers.InvolvementSerializer
+    audit_object_type = "involvement"
+    audit_object_kwarg = "involvement_id"
     write_permission = access.CHANGE
 
     @extend_schema(responses={200: serializers.InvolvementSerializer})
@@ -251,6 +265,7 @@ class TeamEnd(FamilyScopedView):
 
 class NeedListCreate(FamilyScopedListCreate):
     serializer_class = serializers.NeedSerializer
+    audit_object_type = "need"
     input_serializer_class = serializers.NeedCreateSerializer
     pagination_class = page("id")
 
@@ -269,6 +284,8 @@ class NeedListCreate(FamilyScopedListCreate):
 
 class NeedDetail(FamilyScopedView):
     serializer_class = serializers.NeedSerializer
+    audit_object_type = "need"
+    audit_object_kwarg = "need_id"
     write_permission = access.CHANGE  # access.may_change_need_status
 
     def get_need(self, need_id):
@@ -305,6 +322,7 @@ class NeedDetail(FamilyScopedView):
 
 class AssessmentListCreate(FamilyScopedListCreate):
     serializer_class = serializers.AssessmentSerializer
+    audit_object_type = "assessment"
     input_serializer_class = serializers.AssessmentCreateSerializer
     pagination_class = page("-id")
     write_permission = access.CHANGE
@@ -325,6 +343,7 @@ class AssessmentListCreate(FamilyScopedListCreate):
 
 class PlanActionListCreate(FamilyScopedListCreate):
     serializer_class = serializers.PlanActionSerializer
+    audit_object_type = "plan_action"
     input_serializer_class = serializers.PlanActionCreateSerializer
     pagination_class = page("id")
 
@@ -344,6 +363,8 @@ class PlanActionListCreate(FamilyScopedListCreate):
 
 class PlanActionDetail(FamilyScopedView):
     serializer_class = serializers.PlanActionSerializer
+    audit_object_type = "plan_action"
+    audit_object_kwarg = "action_id"
 
     def get_action(self, action_id) -> PlanAction:
         action = selectors.plan_action_list(family=self.family).filter(id=action_id).first()
@@ -384,6 +405,7 @@ class PlanActionDetail(FamilyScopedView):
 
 class InterventionListCreate(FamilyScopedListCreate):
     serializer_class = serializers.InterventionSerializer
+    audit_object_type = "intervention"
     input_serializer_class = serializers.InterventionCreateSerializer
     pagination_class = page("-id")
 
@@ -403,6 +425,7 @@ class InterventionListCreate(FamilyScopedListCreate):
 
 class ContactListCreate(FamilyScopedListCreate):
     serializer_class = serializers.ContactSerializer
+    audit_object_type = "contact"
     input_serializer_class = serializers.ContactCreateSerializer
     pagination_class = page("-id")
 
@@ -421,15 +444,63 @@ class ContactListCreate(FamilyScopedListCreate):
 
 class ChronologyList(FamilyScopedView, generics.ListAPIView):
     serializer_class = serializers.ChronologySerializer
+    audit_object_type = "chronology"
     pagination_class = ChronologyPage
 
     def get_queryset(self):
         return selectors.chronology_list(user=self.request.user, family=self.family)
 
 
+class _Listed:
+    """A list of items with a unique, ordered `key`, read as DRF's cursor pagination reads a
+    queryset: ordered, filtered on the position, sliced."""
+
+    def __init__(self, items: list):
+        self.items = items
+
+    def order_by(self, *ordering):
+        descending = ordering[0].startswith("-")
+        return _Listed(sorted(self.items, key=lambda item: item.key, reverse=descending))
+
+    def filter(self, key__lt=None, key__gt=None):
+        if key__lt is not None:
+            return _Listed([item for item in self.items if item.key < key__lt])
+        return _Listed([item for item in self.items if item.key > key__gt])
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+
+class HistoryPage(CursorPage):
+    """Cursor pages of a family's history (`selectors.family_history`, a list computed from the
+    history tables): the position is an item's `key`, unique, so a page starts after it."""
+
+    ordering = "-key"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        return super().paginate_queryset(_Listed(list(queryset)), request, view)
+
+    def position_valid(self, position: str) -> bool:
+        return re.fullmatch(r"\d{20}\.\d\.\d{12}\.\d{3}", position) is not None
+
+
+class FamilyHistory(FamilyScopedView, generics.ListAPIView):
+    """Who set or changed which field of the family's record, from what to what, when, newest
+    first: the family, its members, team, needs, plan actions and sharing bases. For whoever
+    sees the family (each of these is shown to them elsewhere)."""
+
+    serializer_class = serializers.FieldChangeSerializer
+    audit_object_type = "history"
+    pagination_class = HistoryPage
+
+    def get_queryset(self):
+        return selectors.family_history(user=self.request.user, family=self.family)
+
+
 class OutcomeList(generics.ListAPIView):
+    """The outcome framework, to people signed in (as every endpoint but the token's)."""
+
     serializer_class = serializers.OutcomeSerializer
-    permission_classes = [AllowAny]
     pagination_class = None
 
     def get_queryset(self):

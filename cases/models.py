@@ -1,9 +1,55 @@
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from agencies.models import Agency
 
 User = settings.AUTH_USER_MODEL
+
+
+class HistoryAgency(models.Model):
+    """A column of every history table of the family record, beside django-simple-history's own
+    (`history_date`, `history_type`, `history_user`): the agency of the staff member who made
+    the change. The service that writes names both (`cases.services.history_by`);
+    `history_agency_set` copies the agency onto the row. Empty for the system's own writes."""
+
+    history_agency = models.ForeignKey(
+        Agency,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,  # a record of what was, as the library keeps its other columns
+        db_index=False,
+        related_name="+",
+    )
+
+    class Meta:
+        abstract = True
+
+
+def history_agency_set(sender, instance, history_instance, **kwargs) -> None:
+    """`simple_history.signals.pre_create_historical_record` (connected in `CasesConfig.ready`):
+    the agency the service named on the instance goes onto its history row."""
+    if isinstance(history_instance, HistoryAgency):
+        history_instance.history_agency_id = getattr(instance, "_history_agency_id", None)
+
+
+def field_history(*, excluded, m2m_fields=(), unindexed=()) -> HistoricalRecords:
+    """The field history of one model of the family record: a history table (`Historical<Model>`,
+    django-simple-history) with a row per write, written by the library's signals and carrying
+    the author and their agency (`HistoryAgency`).
+
+    `excluded`: columns not kept (decision 0018): the row's own bookkeeping, which the history
+    row carries itself (`created_at`: its first `history_date`) or which changes with every
+    write (`version`, `updated_at`). Indexed on the record's id and `family` (what
+    `cases.selectors.family_history` reads by); the other foreign keys, listed in `unindexed`,
+    are not, each index being one more write per row."""
+    return HistoricalRecords(
+        bases=[HistoryAgency],
+        excluded_fields=list(excluded),
+        m2m_fields=list(m2m_fields),
+        no_db_index=list(unindexed),
+    )
 
 
 class FamilyStatus(models.TextChoices):
@@ -30,6 +76,10 @@ class Family(models.Model):
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    history = field_history(
+        excluded=["version", "created_at", "updated_at"], unindexed=["key_worker", "lead_agency"]
+    )
 
     class Meta:
         ordering = ["reference"]
@@ -76,6 +126,8 @@ class Person(models.Model):
     expected_birth_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    history = field_history(excluded=["created_at"])
+
     class Meta:
         ordering = ["id"]
 
@@ -95,6 +147,8 @@ class Involvement(models.Model):
     started_on = models.DateField()
     ended_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    history = field_history(excluded=["created_at"], unindexed=["agency", "practitioner"])
 
     class Meta:
         ordering = ["id"]
@@ -152,6 +206,11 @@ class Need(models.Model):
     # Optimistic concurrency for status changes (If-Match), as for the family and plan actions.
     version = models.PositiveIntegerField(default=1, db_default=1)
 
+    history = field_history(
+        excluded=["version", "created_at"],
+        unindexed=["person", "outcome", "agency", "recorded_by"],
+    )
+
     class Meta:
         ordering = ["id"]
 
@@ -187,6 +246,14 @@ class PlanAction(models.Model):
     version = models.PositiveIntegerField(default=1)
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # The needs an action serves change with it (`services.plan_action_update`): kept with each
+    # history row (a table of their own, `HistoricalPlanAction_needs`). Nothing excluded: to
+    # copy the needs, the library rebuilds the action from its history row and reads excluded
+    # columns back, a SELECT per write; `version` and `created_at` are kept, and not shown.
+    history = field_history(
+        excluded=[], m2m_fields=["needs"], unindexed=["owner_agency", "recorded_by"]
+    )
 
     class Meta:
         ordering = ["due_on", "id"]

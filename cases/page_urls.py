@@ -14,6 +14,9 @@ urlpatterns = [
     # --- the family page and its forms ---
     path("families/<int:family_id>/", views.family_detail_page, name="family-page"),
     path("families/<int:family_id>/edit/", views.family_edit, name="family-edit"),
+    path(
+        "families/<int:family_id>/history/", views.family_history_page, name="family-history-page"
+    ),
     path("families/<int:family_id>/contacts/new/", views.contact_new, name="contact-new"),
     path(
         "families/<int:family_id>/interventions/new/",

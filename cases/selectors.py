@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q, QuerySet
@@ -391,6 +394,8 @@ def agency_open_actions(*, user) -> QuerySet[PlanAction]:
             "family__id",
             "family__reference",
             "family__name",
+            "family__key_worker_id",  # the access log's footing (access.family_footings)
+            "family__lead_agency_id",
         )
         .order_by("due_on", "id")
     )
@@ -605,3 +610,253 @@ def emergency_access_list(*, family: Family) -> QuerySet:
         .select_related("user", "agency")
         .order_by("-requested_at", "-id")
     )
+
+
+# --- the field history of the family record (django-simple-history, decision 0018) -----------
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of one record of the family, set or changed by one write: `old` → `new` (ids
+    for foreign keys and many-to-many links, choice codes, dates), with when, who and their
+    agency. `change` is "created" (the record's first row: `old` is None), "changed" or
+    "deleted"; `key` orders the history (newest last) and is unique: the position of a page."""
+
+    at: datetime
+    user: int | None
+    user_name: str | None
+    agency: int | None
+    agency_name: str | None
+    object_type: str
+    object_id: int
+    object_name: str
+    change: str
+    field: str
+    old: object
+    new: object
+    key: str
+
+
+def history_models() -> dict[str, tuple[type, str]]:
+    """What has a field history: the object type the API names it by → (the model, the column
+    of its history table holding the family's id). Rows of the same moment are ordered as
+    listed here."""
+    from consent.models import SharingBasis
+
+    return {
+        "family": (Family, "id"),
+        "member": (Person, "family_id"),
+        "involvement": (Involvement, "family_id"),
+        "need": (Need, "family_id"),
+        "plan_action": (PlanAction, "family_id"),
+        "sharing_basis": (SharingBasis, "family_id"),
+    }
+
+
+# A record's own id and the family it belongs to never change: not shown as fields set; nor
+# the bookkeeping a plan action's history keeps (cases.models.PlanAction.history).
+_HISTORY_NOT_SHOWN = frozenset({"id", "family", "version", "created_at"})
+_EMPTY = (None, "", [])
+
+
+def family_history(*, user, family: Family) -> list[FieldChange]:
+    """Who set or changed which field of the family's record, from what to what, when: the
+    family, its members, team (involvements), needs, plan actions and sharing bases, newest
+    first; one item per field, computed from each record's consecutive history rows
+    (`diff_against`, the library's comparison; a plan action's needs compared here, from their
+    own history table).
+
+    Whoever sees the family (the caller has asked `access.family_with_permissions`) sees all of
+    it: every field of these six models is shown to every viewer elsewhere (the detail, the
+    members, team, needs, actions and sharing lists of the API); none of them has restricted
+    entries (contacts and interventions, which do, keep no field history), so `user` filters
+    nothing today.
+
+    A constant number of statements however long the history: one per history table, one for
+    the needs of plan actions, one for the names of the people and one for the agencies.
+    """
+    rows_by_type, links_by_type, user_ids, agency_ids = {}, {}, set(), set()
+    for object_type, (model, family_column) in history_models().items():
+        history = model.history.model
+        # Each record's rows in the order they were written (ids only grow, whatever the
+        # clocks of the processes that wrote them said).
+        rows = list(
+            history.objects.filter(**{family_column: family.id}).order_by("id", "history_id")
+        )
+        rows_by_type[object_type] = rows
+        for row in rows:
+            user_ids.add(row.history_user_id)
+            agency_ids.add(row.history_agency_id)
+            if object_type == "involvement":
+                agency_ids.add(row.agency_id)
+        links_by_type[object_type] = {
+            field.name: _history_links(history, field, family)
+            for field in history._history_m2m_fields
+        }
+    users = {
+        u.id: u.get_full_name() or u.username
+        for u in get_user_model()
+        .objects.filter(id__in=user_ids - {None})
+        .only("id", "username", "first_name", "last_name")
+    }
+    agencies = dict(Agency.objects.filter(id__in=agency_ids - {None}).values_list("id", "name"))
+    changes: list[FieldChange] = []
+    for position, (object_type, rows) in enumerate(rows_by_type.items()):
+        changes += _record_changes(
+            object_type,
+            position,
+            rows,
+            links_by_type[object_type],
+            users=users,
+            agencies=agencies,
+        )
+    changes.sort(key=lambda c: c.key, reverse=True)
+    return changes
+
+
+def _history_links(history, field, family: Family) -> dict[int, list[int]]:
+    """history row id → the ids a many-to-many field linked at that row (sorted), for every
+    history row of the family, in one statement."""
+    from simple_history.utils import get_m2m_reverse_field_name
+
+    linked = get_m2m_reverse_field_name(field)  # "need" for PlanAction.needs
+    links: dict[int, list[int]] = {}
+    rows = (
+        getattr(history, field.name)
+        .model.objects.filter(history__family_id=family.id)
+        .values_list("history_id", f"{linked}_id")
+    )
+    for history_id, linked_id in rows:
+        links.setdefault(history_id, []).append(linked_id)
+    return {row: sorted(ids) for row, ids in links.items()}
+
+
+def _record_changes(object_type, position, rows, links, *, users, agencies) -> list[FieldChange]:
+    """The FieldChanges of one type's history rows (ordered by record, then as written)."""
+    out: list[FieldChange] = []
+    if not rows:
+        return out
+    history = type(rows[0])
+    fields = [
+        f
+        for f in history.tracked_fields
+        if f.editable and f.name not in _HISTORY_NOT_SHOWN and f.name not in links
+    ]
+    names = [f.name for f in fields]
+    latest = {row.id: row for row in rows}  # rows are in write order within a record
+    previous = None
+    for row in rows:
+        if previous is None or previous.id != row.id:  # the record's first row
+            change, previous = "created", None
+            pairs = [
+                (f.name, None, value)
+                for f in fields
+                if not _unset(f, value := f.value_from_object(row))
+            ]
+        elif row.history_type == "-":
+            change = "deleted"
+            pairs = [
+                (f.name, value, None)
+                for f in fields
+                if not _unset(f, value := f.value_from_object(previous))
+            ]
+        else:
+            change = "changed"
+            delta = row.diff_against(previous, included_fields=names)
+            pairs = [(c.field, c.old, c.new) for c in delta.changes]
+        for name, by_row in links.items():
+            old = by_row.get(previous.history_id, []) if previous is not None else []
+            new = by_row.get(row.history_id, []) if change != "deleted" else []
+            if old != new:
+                pairs.append(
+                    (
+                        name,
+                        old if change != "created" else None,
+                        new if change != "deleted" else None,
+                    )
+                )
+        pairs.sort(key=lambda p: p[0])
+        stamp = row.history_date.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
+        for index, (field, old, new) in enumerate(pairs):
+            out.append(
+                FieldChange(
+                    at=row.history_date,
+                    user=row.history_user_id,
+                    user_name=users.get(row.history_user_id),
+                    agency=row.history_agency_id,
+                    agency_name=agencies.get(row.history_agency_id),
+                    object_type=object_type,
+                    object_id=row.id,
+                    object_name=_object_name(object_type, latest[row.id], agencies),
+                    change=change,
+                    field=field,
+                    old=old,
+                    new=new,
+                    # Newest first when sorted descending; a row's fields in name order.
+                    key=f"{stamp}.{position}.{row.history_id:012d}.{999 - index:03d}",
+                ),
+            )
+        previous = row
+    return out
+
+
+def _unset(field, value) -> bool:
+    """A value a new record was not given: empty, or the field's default."""
+    return value in _EMPTY or (field.has_default() and value == field.get_default())
+
+
+def _object_name(object_type: str, row, agencies: dict[int, str]) -> str:
+    """What a record is called, from its latest history row."""
+    if object_type == "family":
+        return f"{row.reference} {row.name}"
+    if object_type == "member":
+        return f"{row.given_name} {row.family_name}"
+    if object_type == "involvement":
+        return agencies.get(row.agency_id, "")
+    if object_type == "need":
+        return row.descriptor
+    if object_type == "plan_action":
+        return row.description[:100]
+    return row.get_basis_display()
+
+
+def family_history_names(*, family: Family, changes) -> dict[tuple[type, int], str]:
+    """(model, id) → its name, for the ids that `changes` (FieldChanges of the family) hold in
+    foreign keys and links: people (staff), agencies, the family's members and needs, outcomes.
+    One statement per kind of record named."""
+    wanted: dict[type, set[int]] = {}
+    models = history_models()
+    for change in changes:
+        field = models[change.object_type][0]._meta.get_field(change.field)
+        if not field.is_relation:
+            continue
+        for value in (change.old, change.new):
+            ids = value if isinstance(value, list) else [value]
+            wanted.setdefault(field.related_model, set()).update(i for i in ids if i is not None)
+    User = get_user_model()
+    names: dict[tuple[type, int], str] = {}
+    for model, ids in wanted.items():
+        if model is User:
+            found = {
+                u.id: u.get_full_name() or u.username
+                for u in User.objects.filter(id__in=ids).only(
+                    "id", "username", "first_name", "last_name"
+                )
+            }
+        elif model is Agency:
+            found = dict(Agency.objects.filter(id__in=ids).values_list("id", "name"))
+        elif model is Person:
+            found = {
+                p.id: f"{p.given_name} {p.family_name}"
+                for p in Person.objects.filter(family=family, id__in=ids)
+            }
+        elif model is Need:
+            found = dict(
+                Need.objects.filter(family=family, id__in=ids).values_list("id", "descriptor")
+            )
+        elif model is HeadlineOutcome:
+            found = dict(HeadlineOutcome.objects.filter(id__in=ids).values_list("id", "label"))
+        else:
+            continue
+        names.update({(model, i): name for i, name in found.items()})
+    return names

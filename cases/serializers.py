@@ -276,6 +276,36 @@ class ChronologySerializer(OutputSerializer):
         fields = ["id", "at", "type", "agency", "agency_name", "summary", "object_id"]
 
 
+class FieldChangeSerializer(serializers.Serializer):
+    """One item of a family's field history (`selectors.family_history`, `selectors.FieldChange`):
+    one field of one record, set or changed by one write."""
+
+    at = serializers.DateTimeField()
+    user = serializers.IntegerField(
+        allow_null=True, help_text="Who made the change (a user id); empty when not recorded."
+    )
+    user_name = serializers.CharField(allow_null=True)
+    agency = serializers.IntegerField(
+        allow_null=True, help_text="The agency of whoever made the change, then."
+    )
+    agency_name = serializers.CharField(allow_null=True)
+    object_type = serializers.CharField(
+        help_text="family, member, involvement, need, plan_action or sharing_basis"
+    )
+    object_id = serializers.IntegerField()
+    object_name = serializers.CharField(help_text="What the record is called now.")
+    change = serializers.CharField(
+        help_text="created (the record's first values: `old` is null), changed or deleted"
+    )
+    field = serializers.CharField(
+        help_text="The field's name, as the record's own endpoint names it."
+    )
+    old = serializers.JSONField(
+        allow_null=True, help_text="Ids for people, agencies, members and needs; codes for choices."
+    )
+    new = serializers.JSONField(allow_null=True)
+
+
 # --- inputs ------------------------------------------------------------------------------------
 
 

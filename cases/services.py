@@ -2,6 +2,11 @@
 
 Every write that changes an input of the access rule calls `access.family_access_sync` in the
 same transaction; every event writes its chronology row in the same transaction.
+
+The family, its members, team, needs, plan actions (and, in consent, its sharing bases) keep a
+field history (django-simple-history, decision 0018): every write to them here is a `save()` of
+an instance whose author `history_by` named, never `QuerySet.update()` or a bulk write, which
+the library's signals do not see.
 """
 
 from __future__ import annotations
@@ -32,6 +37,22 @@ from cases.models import (
     PlanAction,
     Visibility,
 )
+
+
+def history_by(obj, *, by: StaffMember):
+    """`obj`, with `by` named as the author of the history row its saves write: the user
+    (django-simple-history's `_history_user`) and their agency (`cases.models.HistoryAgency`,
+    copied onto the row by `cases.models.history_agency_set`)."""
+    obj._history_user = by.user
+    obj._history_agency_id = by.agency_id
+    return obj
+
+
+def _create(model, *, by: StaffMember, **fields):
+    """`model.objects.create(**fields)`, its history row naming `by` as the author."""
+    obj = history_by(model(**fields), by=by)
+    obj.save(force_insert=True)
+    return obj
 
 
 def _chronology_add(
@@ -150,22 +171,35 @@ def family_create(
 ) -> Family:
     if not access.may_open_family(by):
         raise access.Forbidden("Only key workers and managers of an early help agency.")
-    family = Family.objects.create(
-        reference=f"TMP-{uuid.uuid4().hex[:12]}",
-        name=name,
-        postcode=_postcode(postcode),
-        address=address,
-        lead_agency=by.agency,
-        level_of_need=level_of_need,
-        opened_on=timezone.localdate(),
+    family = history_by(
+        Family(
+            reference=f"TMP-{uuid.uuid4().hex[:12]}",
+            name=name,
+            postcode=_postcode(postcode),
+            address=address,
+            lead_agency=by.agency,
+            level_of_need=level_of_need,
+            opened_on=timezone.localdate(),
+        ),
+        by=by,
     )
+    # The reference is made from the id: two saves, then one history row ("created") of the
+    # family as it is once both are done (the temporary reference is in no history).
+    family.skip_history_when_saving = True
+    family.save(force_insert=True)
     family.reference = f"TA{family.id:06d}"
     if key_worker_id is None and access.takes_own_families(by):
         key_worker_id = by.user_id
     _key_worker_check(family=family, user_id=key_worker_id)
     family.key_worker_id = key_worker_id
     family.save(update_fields=["reference", "key_worker"])
-    Involvement.objects.create(
+    del family.skip_history_when_saving
+    Family.history.bulk_history_create(
+        [family], custom_historical_attrs={"history_agency_id": by.agency_id}
+    )
+    _create(
+        Involvement,
+        by=by,
         family=family,
         agency=by.agency,
         practitioner_id=key_worker_id,
@@ -238,18 +272,27 @@ def family_update(*, family_id: int, by: StaffMember, expected_version: int, **c
     for field, value in changes.items():
         setattr(family, field, value)
     family.version += 1
-    family.save()
+    history_by(family, by=by).save()
     if key_worker_changed:
-        Involvement.objects.filter(
-            family=family, agency_id=family.lead_agency_id, ended_on__isnull=True
-        ).update(
-            practitioner_id=family.key_worker_id
-            if _in_agency(family.key_worker_id, family.lead_agency_id)
-            else None
-        )
+        _lead_practitioner_set(family=family, by=by)
         access.family_access_sync(family=family)
         _key_worker_change_record(family=family, by=by, previous_id=previous_key_worker_id)
     return family
+
+
+def _lead_practitioner_set(*, family: Family, by: StaffMember) -> None:
+    """The lead agency's involvement names the new key worker as its practitioner when they work
+    for the lead agency, else nobody. Saved (not `QuerySet.update()`): its history row says who
+    changed it."""
+    lead = Involvement.objects.filter(
+        family=family, agency_id=family.lead_agency_id, ended_on__isnull=True
+    ).first()
+    practitioner_id = (
+        family.key_worker_id if _in_agency(family.key_worker_id, family.lead_agency_id) else None
+    )
+    if lead is not None and lead.practitioner_id != practitioner_id:
+        lead.practitioner_id = practitioner_id
+        history_by(lead, by=by).save(update_fields=["practitioner"])
 
 
 def _key_worker_change_record(*, family: Family, by: StaffMember, previous_id: int | None) -> None:
@@ -308,7 +351,7 @@ class StaleVersion(Exception):
 def person_create(*, family: Family, by: StaffMember, **fields) -> Person:
     family = family_for_write(family_id=family.pk, by=by, permission=access.CHANGE)
     fields = _person_clean(fields)
-    person = Person.objects.create(family=family, **fields)
+    person = _create(Person, by=by, family=family, **fields)
     _chronology_add(
         family=family,
         at=timezone.now(),
@@ -375,7 +418,9 @@ def involvement_create(
             raise ValidationError({"practitioner": ["That user does not work with families."]})
     if Involvement.objects.filter(family=family, agency=agency, ended_on__isnull=True).exists():
         raise ValidationError({"agency": ["This agency is already on the team."]})
-    involvement = Involvement.objects.create(
+    involvement = _create(
+        Involvement,
+        by=by,
         family=family,
         agency=agency,
         practitioner_id=practitioner_id,
@@ -447,7 +492,7 @@ def involvement_end(*, involvement: Involvement, by: StaffMember) -> Involvement
             "The key worker works for this agency: change the key worker first."
         )
     involvement.ended_on = timezone.localdate()
-    involvement.save(update_fields=["ended_on"])
+    history_by(involvement, by=by).save(update_fields=["ended_on"])
     change = access.family_access_sync(family=family)
     signals.team_left.send(sender=Family, family=family, involvement=involvement, change=change)
     _chronology_add(
@@ -472,7 +517,9 @@ def need_create(
     evidence: str = "",
 ) -> Need:
     family = family_for_write(family_id=family.pk, by=by, permission=access.RECORD)
-    need = Need.objects.create(
+    need = _create(
+        Need,
+        by=by,
         family=family,
         person=person,
         outcome=outcome,
@@ -524,7 +571,7 @@ def need_update(
     need.status = status
     need.achieved_on = achieved_on if status == NeedStatus.ACHIEVED else None
     need.version += 1
-    need.save(update_fields=["status", "achieved_on", "version"])
+    history_by(need, by=by).save(update_fields=["status", "achieved_on", "version"])
     _chronology_add(
         family=need.family,
         at=timezone.now(),
@@ -574,7 +621,9 @@ def plan_action_create(
     family = family_for_write(family_id=family.pk, by=by, permission=access.RECORD)
     _owner_on_team(family=family, agency=owner_agency)
     _date_field("due_on", due_on, what="The due date", ahead_days=ACTION_DUE_AHEAD_DAYS)
-    action = PlanAction.objects.create(
+    action = _create(
+        PlanAction,
+        by=by,
         family=family,
         description=description,
         owner_agency=owner_agency,
@@ -582,6 +631,8 @@ def plan_action_create(
         status=status,
         recorded_by=by.user,
     )
+    # The needs once the action exists: a second history row when there are any, its needs
+    # changed from none (the history keeps an action's needs with each row).
     action.needs.set(needs)
     _chronology_add(
         family=family,
@@ -628,9 +679,16 @@ def plan_action_update(
     for field, value in changes.items():
         setattr(action, field, value)
     action.version += 1
-    action.save()
+    history_by(action, by=by)
     if needs is not None:
-        action.needs.set(needs)
+        # The needs first, without a history row of their own: the save below writes the one
+        # row of this change, with the needs as they now are.
+        action.skip_history_when_saving = True
+        try:
+            action.needs.set(needs)
+        finally:
+            del action.skip_history_when_saving
+    action.save()
     _chronology_add(
         family=action.family,
         at=timezone.now(),

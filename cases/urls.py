@@ -18,5 +18,6 @@ urlpatterns = [
     path(F + "interventions/", api.InterventionListCreate.as_view(), name="intervention-list"),
     path(F + "contacts/", api.ContactListCreate.as_view(), name="contact-list"),
     path(F + "chronology/", api.ChronologyList.as_view(), name="chronology"),
+    path(F + "history/", api.FamilyHistory.as_view(), name="family-history"),
     path("outcomes/", api.OutcomeList.as_view(), name="outcome-list"),
 ]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from django import forms as django_forms
@@ -14,17 +13,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.handlers.exception import response_for_exception
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.views import View
 from django.views.decorators.http import require_safe
 
-from audit import services as audit_services
-from cases import access, selectors, services
+from cases import access, access_log, selectors, services
 from cases import forms as case_forms
 from cases.models import ActionStatus, FamilyStatus, NeedStatus
 
@@ -33,6 +30,7 @@ HOME_ROUTES = {
     access.HOME_PARTNER: "partner-families",
     access.HOME_MANAGER: "manager-overview",
     access.HOME_STAFF: "staff-page",
+    access.HOME_DPO: "unusual-access-page",
 }
 
 
@@ -56,8 +54,8 @@ def home(request):
 
 
 # --- home pages: caseload (key worker), families we work with (practitioner), manager overview ---
-# Each home page is for one role (`access.home_for`); anyone else gets the 403 page. Lists of
-# families, so no access event is written (as the API's family list writes none).
+# Each home page is for one role (`access.home_for`); anyone else gets the 403 page. Each family
+# a home page shows is an access event ("list"), as for the API's family list.
 
 
 HOME_PAGE_SIZE = 50
@@ -97,7 +95,7 @@ def _status(value: str) -> str | None:
     return None if value == "all" else value
 
 
-def _page(request, queryset, size: int = HOME_PAGE_SIZE) -> dict:
+def page_of(request, queryset, size: int = HOME_PAGE_SIZE) -> dict:
     """One page of `queryset` (the `page` parameter; past the end → the last page) and the page
     numbers the pagination shows. For the first page, `size` + 1 rows are read first: when that
     is all there is (one page, as most lists are), they are the page and no count is asked for;
@@ -139,8 +137,9 @@ def caseload(request):
         ordering=sort,
         today=today,
     )
-    page = _page(request, families)
+    page = page_of(request, families)
     selectors.caseload_latest_attach(list(page["page_obj"].object_list))
+    access_log.families_shown_log(request, page["page_obj"].object_list)
     return render(
         request,
         "cases/caseload.html",
@@ -171,11 +170,16 @@ def partner_families(request):
     families = selectors.partner_families(user=request.user, q=q, status=_status(status))
     actions = list(selectors.agency_open_actions(user=request.user)[: OPEN_ACTIONS_SHOWN + 1])
     staff = access.case_staff(request.user)
+    page = page_of(request, families.order_by("reference"))
+    access_log.families_shown_log(
+        request,
+        [*page["page_obj"].object_list, *(a.family for a in actions[:OPEN_ACTIONS_SHOWN])],
+    )
     return render(
         request,
         "cases/partner_families.html",
         {
-            **_page(request, families.order_by("reference")),
+            **page,
             "agency_name": staff.agency.name,
             "today": timezone.localdate(),
             "q": q,
@@ -219,12 +223,19 @@ def manager_overview(request):
         None,
     )
     overdue = selectors.overdue_reviews(user=request.user, today=today)
+    overdue_shown = list(overdue[:OVERDUE_SHOWN])
+    emergency = list(selectors.emergency_access_awaiting(user=request.user))
     staff = access.case_staff(request.user)
+    page = page_of(request, families)
+    access_log.families_shown_log(
+        request,
+        [*page["page_obj"].object_list, *overdue_shown, *(grant.family for grant in emergency)],
+    )
     return render(
         request,
         "cases/manager_overview.html",
         {
-            **_page(request, families),
+            **page,
             "agency_name": staff.agency.name,
             "today": today,
             "now": timezone.now(),
@@ -236,27 +247,25 @@ def manager_overview(request):
             "status_choices": STATUS_CHOICES,
             "sort_choices": LEAD_FAMILY_SORTS,
             "by_key_worker": by_key_worker,
-            "overdue": list(overdue[:OVERDUE_SHOWN]),
+            "overdue": overdue_shown,
             "overdue_count": overdue.count(),
-            "emergency": list(selectors.emergency_access_awaiting(user=request.user)),
+            "emergency": emergency,
         },
     )
 
 
 # --- the family page and its forms ----------------------------------------------------------------
 # Every page about one family resolves it with `family_for_page` (the API's rule: not visible →
-# 404, visible without the permission → 403) and is wrapped in `family_page`, which writes the
-# access event the API writes for the same request (audit.services.access_event_record, as
-# cases/api.py `FamilyScopedView.finalize_response` does): `family_for_page` keeps who and which
-# family on the request (`FAMILY_AUDIT_ATTR`) as soon as the family is known to be visible, and
-# `family_page` writes the row once the response is built, with the response's status — also
-# when the view ended in a 403 or 404 (the 403/404 page's status), or raised (500). Pages of a
-# family must use both: `family_for_page` refuses to run in a view without `family_page`.
+# 404, visible without the permission → 403) and is wrapped in `family_page` (sign-in required).
+# `family_for_page` tells the access log the rule's answer, allowed or denied, as
+# cases/api.py `FamilyScopedView` does (cases/access_log.py); the event is written with the
+# response's status once the response is ready, a 403 or 404 page or a 500 as well
+# (audit.middleware.AccessLogMiddleware). Pages of a family must use both: `family_for_page`
+# refuses to run in a view without `family_page`.
 # (This section also uses the names imported above: login_required, redirect, access,
 # PermissionDenied, render, timezone, selectors.)
 
 
-FAMILY_AUDIT_ATTR = "_family_access_event"
 _FAMILY_PAGE_ATTR = "_family_page_wrapped"
 CHRONOLOGY_PAGE_SIZE = 50
 
@@ -297,69 +306,41 @@ SHARING_STATUSES = {  # consent.selectors.sharing_basis_status → (label, tag)
 }
 
 
-@dataclass(frozen=True)
-class _FamilyAccessEvent:
-    agency_id: int
-    family_id: int
-    emergency: bool
-
-
-def family_for_page(request, family_id, permission=access.VIEW):
+def family_for_page(
+    request, family_id, permission=access.VIEW, *, object_type: str = "", object_id=None
+):
     """(family, perms) for a page about one family, as the API decides it: no such family or not
     visible → Http404 (the same page for both); visible without `permission` → PermissionDenied.
-    Keeps the access event on the request for `family_page` to write (the view must be wrapped
-    in it)."""
+    The answer is an access event of the request: the page reads or writes the family's
+    `object_type` (`object_id` when its address names one). The view must be wrapped in
+    `family_page`."""
     if not getattr(request, _FAMILY_PAGE_ATTR, False):
         raise ImproperlyConfigured("Wrap a view that calls family_for_page in family_page.")
     family, perms = access.family_with_permissions(request.user, family_id)
+    access_log.family_access_log(
+        request,
+        family_id=family_id,
+        perms=perms,
+        permission=permission,
+        object_type=object_type,
+        object_id=object_id,
+    )
     if not perms:
         raise Http404
-    staff = access.case_staff(request.user)
-    setattr(
-        request,
-        FAMILY_AUDIT_ATTR,
-        _FamilyAccessEvent(staff.agency_id, family.id, bool(perms.emergency)),
-    )
     if permission not in perms:
         raise PermissionDenied("You can see this family but may not do that.")
     return family, perms
 
 
 def family_page(view):
-    """Decorate a page about one family: sign-in required, and the access event that
-    `family_for_page` kept written with the response's status (none when the family was not
-    visible: the API writes none for its 404 either)."""
+    """Decorate a page about one family: sign-in required, and `family_for_page` allowed."""
 
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
         setattr(request, _FAMILY_PAGE_ATTR, True)
-        try:
-            response = view(request, *args, **kwargs)
-        except (Http404, PermissionDenied) as exc:
-            response = response_for_exception(request, exc)
-        except Exception:
-            _family_access_write(request, 500)
-            raise
-        _family_access_write(request, response.status_code)
-        return response
+        return view(request, *args, **kwargs)
 
     return login_required(wrapped)
-
-
-def _family_access_write(request, status_code: int) -> None:
-    event = getattr(request, FAMILY_AUDIT_ATTR, None)
-    if event is None:
-        return
-    delattr(request, FAMILY_AUDIT_ATTR)
-    audit_services.access_event_record(
-        user=request.user,
-        agency_id=event.agency_id,
-        family_id=event.family_id,
-        method=request.method,
-        path=request.path,
-        emergency=event.emergency,
-        status_code=status_code,
-    )
 
 
 def age_text(born: date | None, today: date) -> str:
@@ -471,7 +452,9 @@ def family_detail_page(request, family_id: int):
     from consent import selectors as consent_selectors
 
     try:
-        family, perms = family_for_page(request, family_id)
+        family, perms = family_for_page(
+            request, family_id, object_type="family", object_id=family_id
+        )
     except Http404:
         # The same page for a family that does not exist and one the person may not see; it
         # offers emergency access to anyone who may ask (the API's 404 discloses no more).
@@ -595,11 +578,101 @@ def family_detail_page(request, family_id: int):
                 "end_team": may_change,
                 "need_status": access.may_change_need_status(perms=perms) and is_open,
                 "sharing": access.SHARING in perms and is_open,
+                "access_log": access.may_read_access_log(staff=staff, family=family, perms=perms),
+                "subject_access": access.may_request_subject_access(
+                    staff=staff, family=family, perms=perms
+                ),
             },
             "emergency": perms.emergency,
             "emergency_grants": emergency_grants,
         },
         using="jinja2",
+    )
+
+
+# --- the family's field history ------------------------------------------------------------------
+
+HISTORY_PAGE_SIZE = 50
+HISTORY_RECORDS = {
+    "family": "Household",
+    "member": "Member",
+    "involvement": "Team",
+    "need": "Need",
+    "plan_action": "Plan action",
+    "sharing_basis": "Sharing",
+}
+HISTORY_FIELD_LABELS = {  # where a field's own name does not read well
+    "name": "Household name",
+    "nhs_number": "NHS number",
+    "upn": "Unique pupil number",
+    "ni_number": "National Insurance number",
+    "agrees_to_early_help": "Agrees to early help",
+}
+
+
+def _history_text(field, value, names) -> str:
+    """A value of the history in words: names for ids, labels for choices, dates written out."""
+    if value is None or value == "" or value == []:
+        return "Not set"
+    if field.is_relation:
+        ids = value if isinstance(value, list) else [value]
+        return ", ".join(names.get((field.related_model, i), f"No. {i}") for i in ids)
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, datetime):
+        return dateformat.format(timezone.localtime(value), "j F Y, H:i")
+    if isinstance(value, date):
+        return dateformat.format(value, "j F Y")
+    if isinstance(value, list):  # a basis's purposes
+        return ", ".join(str(v).replace("_", " ").capitalize() for v in value)
+    return str(value)
+
+
+def _history_rows(family, changes) -> list[dict]:
+    models = selectors.history_models()
+    names = selectors.family_history_names(family=family, changes=changes)
+    rows = []
+    for change in changes:
+        field = models[change.object_type][0]._meta.get_field(change.field)
+        label = HISTORY_FIELD_LABELS.get(change.field) or str(field.verbose_name).capitalize()
+        record = HISTORY_RECORDS[change.object_type]
+        rows.append(
+            {
+                "change": change,
+                "record": record if change.object_type == "family" else f"{record}: ",
+                "record_name": "" if change.object_type == "family" else change.object_name,
+                "label": label,
+                "old": ""
+                if change.change == "created"
+                else _history_text(field, change.old, names),
+                "new": ""
+                if change.change == "deleted"
+                else _history_text(field, change.new, names),
+            }
+        )
+    return rows
+
+
+@require_safe
+@family_page
+def family_history_page(request, family_id: int):
+    """`/families/<id>/history/`: who set or changed which detail of the family's record, from
+    what to what, when (`selectors.family_history`, the API's `families/<id>/history/`), 50 a
+    page, newest first; for whoever sees the family."""
+    family, _ = family_for_page(request, family_id, object_type="history")
+    changes = selectors.family_history(user=request.user, family=family)
+    page = page_of(request, changes, size=HISTORY_PAGE_SIZE)
+    return render(
+        request,
+        "cases/family_history.html",
+        {
+            **page,
+            "family": family,
+            "rows": _history_rows(family, list(page["page_obj"].object_list)),
+            "total": len(changes),
+        },
     )
 
 
@@ -637,9 +710,19 @@ class FamilyFormPage(View):
     anchor = ""
     stale = ""  # key of STALE_MESSAGES
     error_fields: dict[str, str | None] = {}  # the service's field name → the form's
+    # What the page reads and writes, for the access log; the URL parameter naming its id.
+    audit_object_type = ""
+    audit_object_kwarg: str | None = None
 
     def dispatch(self, request, family_id, **kwargs):
-        self.family, self.perms = family_for_page(request, family_id, self.permission)
+        named = {"family_id": family_id, **kwargs}
+        self.family, self.perms = family_for_page(
+            request,
+            family_id,
+            self.permission,
+            object_type=self.audit_object_type,
+            object_id=named.get(self.audit_object_kwarg) if self.audit_object_kwarg else None,
+        )
         self.staff = access.case_staff(request.user)
         self.load(**kwargs)
         return super().dispatch(request, family_id, **kwargs)
@@ -682,8 +765,10 @@ class FamilyFormPage(View):
             self.stale_refresh(form)
             return self.render(form, conflict=STALE_MESSAGES[self.stale], status=409)
         except access.Forbidden as exc:
+            access_log.family_access_denied_later(request)
             raise PermissionDenied(str(exc)) from exc
         except access.NoAccess as exc:
+            access_log.family_access_denied_later(request)
             raise Http404 from exc
         except access.StateConflict as exc:
             return self.render(form, conflict=str(exc), status=409)
@@ -736,6 +821,7 @@ def _set_version(form, version: int) -> None:
 
 
 class ContactNew(FamilyFormPage):
+    audit_object_type = "contact"
     template_name = "cases/forms/contact.html"
     title = "Log a contact"
     submit = "Save contact"
@@ -762,6 +848,7 @@ class ContactNew(FamilyFormPage):
 
 
 class InterventionNew(FamilyFormPage):
+    audit_object_type = "intervention"
     template_name = "cases/forms/intervention.html"
     title = "Record an intervention"
     submit = "Save intervention"
@@ -788,6 +875,7 @@ class InterventionNew(FamilyFormPage):
 
 class MemberNew(FamilyFormPage):
     permission = access.CHANGE
+    audit_object_type = "member"
     template_name = "cases/forms/member.html"
     title = "Add a household member"
     submit = "Add member"
@@ -807,6 +895,7 @@ class TeamNew(FamilyFormPage):
     """Two steps, without script: choose the agency (a GET form), then its practitioner."""
 
     permission = access.CHANGE
+    audit_object_type = "involvement"
     template_name = "cases/forms/team.html"
     title = "Add to the team"
     submit = "Add to the team"
@@ -869,6 +958,8 @@ class TeamNew(FamilyFormPage):
 class TeamEnd(FamilyFormPage):
     permission = access.CHANGE
     open_only = False
+    audit_object_type = "involvement"
+    audit_object_kwarg = "involvement_id"
     template_name = "cases/forms/team_end.html"
     title = "Remove from the team"
     submit = "Remove from the team"
@@ -903,6 +994,7 @@ def forms_confirm(data=None):
 
 
 class NeedNew(FamilyFormPage):
+    audit_object_type = "need"
     template_name = "cases/forms/need.html"
     title = "Add a need"
     submit = "Add need"
@@ -918,6 +1010,8 @@ class NeedNew(FamilyFormPage):
 
 class NeedStatusChange(FamilyFormPage):
     permission = access.CHANGE  # access.may_change_need_status, as the API's NeedDetail
+    audit_object_type = "need"
+    audit_object_kwarg = "need_id"
     template_name = "cases/forms/need_status.html"
     title = "Change a need's status"
     submit = "Save status"
@@ -970,6 +1064,7 @@ class NeedStatusChange(FamilyFormPage):
 
 class AssessmentNew(FamilyFormPage):
     permission = access.CHANGE
+    audit_object_type = "assessment"
     template_name = "cases/forms/assessment.html"
     title = "Record a whole-family assessment"
     submit = "Save assessment"
@@ -995,6 +1090,7 @@ def _owner_agencies(family, also=None):
 
 
 class ActionNew(FamilyFormPage):
+    audit_object_type = "plan_action"
     template_name = "cases/forms/action.html"
     title = "Add a plan action"
     submit = "Add action"
@@ -1019,6 +1115,8 @@ class ActionNew(FamilyFormPage):
 
 
 class ActionEdit(FamilyFormPage):
+    audit_object_type = "plan_action"
+    audit_object_kwarg = "action_id"
     template_name = "cases/forms/action.html"
     title = "Update a plan action"
     submit = "Save action"
@@ -1085,6 +1183,8 @@ class ActionEdit(FamilyFormPage):
 class FamilyEdit(FamilyFormPage):
     permission = access.CHANGE
     open_only = False  # reopening a closed family is an edit
+    audit_object_type = "family"
+    audit_object_kwarg = "family_id"
     template_name = "cases/forms/family_edit.html"
     title = "Change the family's details"
     submit = "Save changes"

@@ -33,6 +33,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from channels.sessions import CookieMiddleware, SessionMiddleware  # noqa: E402
 
+from agencies.second_factor import SecondFactorWebSocket  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from core.middleware import RefuseNulCookiesWebSocket  # noqa: E402
 
@@ -45,11 +46,13 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # channels' AuthMiddlewareStack, with cookies holding a NUL refused before the session
-        # is read.
+        # is read, and a session whose second factor is still to give taken as anonymous.
         "websocket": AllowedHostsOriginValidator(
             CookieMiddleware(
                 RefuseNulCookiesWebSocket(
-                    SessionMiddleware(AuthMiddleware(URLRouter(websocket_urlpatterns)))
+                    SessionMiddleware(
+                        AuthMiddleware(SecondFactorWebSocket(URLRouter(websocket_urlpatterns)))
+                    )
                 )
             )
         ),

@@ -7,9 +7,12 @@ REDIS_URL=redis://… (channels-redis pub/sub layer and the Celery broker).
 
 import os
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp import constants as csp
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,15 +24,37 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = os.environ.get(
-    "DJANGO_SECRET_KEY", "insecure-embedded-default-key-change-me-in-production"
-)
-ALLOWED_HOSTS = [
-    h
-    for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
-    if h
-]
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+# --- Development or production: one setting ------------------------------------------------------
+# TEAMAROUND_ENV=production: HTTPS only (secure cookies, HSTS, redirect to https), DEBUG off, the
+# secret key and the host names from the environment (refused when missing or the embedded
+# default), and the second factor required of everyone who signs in. Unset or "development":
+# the embedded defaults that `make demo` and `make test` run on (decision 0020).
+TEAMAROUND_ENV = os.environ.get("TEAMAROUND_ENV", "development").strip().lower() or "development"
+if TEAMAROUND_ENV not in ("development", "production"):
+    raise ImproperlyConfigured("TEAMAROUND_ENV is 'development' (the default) or 'production'.")
+PRODUCTION = TEAMAROUND_ENV == "production"
+DEVELOPMENT_SECRET_KEY = "insecure-embedded-default-key-change-me-in-production"
+
+if PRODUCTION:
+    if env_bool("DJANGO_DEBUG", False):
+        raise ImproperlyConfigured("DJANGO_DEBUG cannot be on when TEAMAROUND_ENV=production.")
+    DEBUG = False
+    SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+    if SECRET_KEY in ("", DEVELOPMENT_SECRET_KEY) or len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured(
+            "Set DJANGO_SECRET_KEY to a random value of at least 50 characters (production)."
+        )
+    ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
+    if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
+        raise ImproperlyConfigured("Set ALLOWED_HOSTS to the service's host names (production).")
+else:
+    DEBUG = env_bool("DJANGO_DEBUG", False)
+    SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+    ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
@@ -42,7 +67,13 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by the app (no CDN)
+    "csp",  # the Content-Security-Policy header (CONTENT_SECURITY_POLICY below)
     "guardian",
+    "axes",  # lockout after repeated failed sign-ins (AXES_* below)
+    "django_otp",  # the second factor (agencies/second_factor.py)
+    "django_otp.plugins.otp_totp",  # authenticator apps' codes (TOTP)
+    "simple_history",  # the field history of the family record (decision 0018)
     "channels",
     "core",
     "agencies",
@@ -51,19 +82,30 @@ INSTALLED_APPS = [
     "consent",
     "audit",
     "reports",
+    "accountability",  # the readers of the access log
     "demo",  # `manage.py seed_demo`
 ]
 
 MIDDLEWARE = [
+    "core.middleware.RequestIdMiddleware",  # request.request_id, the X-Request-ID header
+    # The access events of the request, written with one INSERT once its response is ready.
+    "audit.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.RefuseNulMiddleware",  # NUL in path, query or cookie: 400, not a 500
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "agencies.middleware.SessionIdleMiddleware",  # sessions end after 30 minutes idle
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the code was given
+    "agencies.middleware.SecondFactorMiddleware",  # until then, only the code page
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused for a lockout into the locked page or the API's 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -152,10 +194,20 @@ CELERY_BEAT_SCHEDULE = {
     "sharing-sweep": {"task": "consent.tasks.sharing_sweep", "schedule": 30.0},
     # Report builds whose worker died (no progress for REPORT_STALE_AFTER_S) are started again.
     "reports-sweep": {"task": "reports.tasks.reports_sweep", "schedule": 60.0},
+    # The access log's hash chain: events written since the last run are sealed (decision 0017).
+    "access-log-seal": {"task": "audit.tasks.access_events_seal", "schedule": 30.0},
 }
+# The access log (audit.AccessEvent) is always written; only `make bench` turns it off, on a
+# server of its own, to measure what it costs (bench/http_load.py).
+AUDIT_ACCESS_LOG = True
+# PostgreSQL: a request waits for its access events to reach the disk only when this is on; off,
+# they are flushed within a few hundred milliseconds (decision 0017 has the trade and its cost).
+AUDIT_SYNCHRONOUS_COMMIT = env_bool("AUDIT_SYNCHRONOUS_COMMIT", False)
 
 # --- Auth and object permissions ------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every sign-in (page, API token, Django admin) of a locked username+address.
+    "axes.backends.AxesStandaloneBackend",
     # ModelBackend, reading the session's user with their staff membership in one statement.
     "agencies.authentication.SessionUserBackend",
     "guardian.backends.ObjectPermissionBackend",
@@ -173,11 +225,29 @@ PASSWORD_HASHERS = (
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     ]
 )
+# Lockout (django-axes, agencies/lockout.py): SIGN_IN_LOCKOUT_FAILURES failed sign-ins of one
+# username from one client address (the throttle's rule for who the client is) lock that pair for
+# SIGN_IN_LOCKOUT_MINUTES, counted from the last failure; attempts while locked are refused
+# without a password check and do not extend it; a successful sign-in clears the count. Applies
+# to the sign-in page, the API's token endpoint and the Django admin's login. Unlock early: the
+# Django admin's "Access attempts", or `manage.py axes_reset_username <username>`.
+AXES_FAILURE_LIMIT = int(os.environ.get("SIGN_IN_LOCKOUT_FAILURES", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("SIGN_IN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "agencies.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "agencies.lockout.lockout_response"
+# The second factor (agencies/second_factor.py): an authenticator app's code after the password,
+# required of everyone under production settings; offered under development settings (required
+# only of whoever set up an app), so the demo accounts sign in with a password.
+SECOND_FACTOR_REQUIRED = PRODUCTION
+OTP_TOTP_ISSUER = "Team Around"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "agencies.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "agencies.authentication.SessionAuthentication",  # DRF's, once the code is given
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.CursorPage",
@@ -202,6 +272,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "One shared family case record for whole-family support (API v1).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs page for people signed in only; Swagger UI from the app's own static
+    # files (drf-spectacular-sidecar), never a CDN.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "AgencyKindEnum": "agencies.models.AgencyKind",
@@ -214,6 +290,8 @@ SPECTACULAR_SETTINGS = {
         "ReportKindEnum": "reports.models.ReportKind",
         "ReportFormatEnum": "reports.models.ReportFormat",
         "ReportStatusEnum": "reports.models.ReportStatus",
+        "AccessFootingEnum": "audit.models.Footing",
+        "AccessFootingFilterEnum": "accountability.serializers.FOOTINGS",
     },
 }
 
@@ -251,8 +329,70 @@ WHITENOISE_ROOT = GOVUK_FRONTEND_DIR
 warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 # Browser pages sign in with a session (CSRF on every form).
 LOGIN_URL = "sign-in"
+# A session ends after 30 minutes without a request (agencies.middleware.SessionIdleMiddleware):
+# its expiry moves on when it was last saved a minute or more ago, not at every request.
+SESSION_COOKIE_AGE = 30 * 60
+SESSION_TOUCH_INTERVAL_S = 60
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "sign-in"
+
+# --- HTTPS, cookies and security headers (decision 0020) ------------------------------------------
+# Production: HTTPS only. Behind TLS-terminating proxies (TRUSTED_PROXY_COUNT > 0) the scheme is
+# the X-Forwarded-Proto the proxy sets. `manage.py check --deploy` passes with these.
+SECURE_SSL_REDIRECT = PRODUCTION
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_HSTS_SECONDS = 31_536_000 if PRODUCTION else 0  # a year
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = PRODUCTION
+if PRODUCTION and REST_FRAMEWORK["NUM_PROXIES"] > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Both ways to run, so every test and the demo run under the same headers as production.
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Scripts, styles, images, fonts and connections (fetch, the alerts WebSocket) from the service
+# itself only: no inline script or style, no eval, no framing. The API docs page adds what Swagger
+# UI needs on that route only (core/api_docs.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF],
+        "img-src": [csp.SELF],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+        "upgrade-insecure-requests": PRODUCTION,
+    }
+}
+# Browser features the service never uses, off (core.middleware.PermissionsPolicyMiddleware).
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
@@ -284,10 +424,17 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # --- Rules that councils set ----------------------------------------------------------------------
 # Emergency (break-glass) grants one person may take in a day before a manager must approve more.
 EMERGENCY_ACCESS_DAILY_LIMIT = int(os.environ.get("EMERGENCY_ACCESS_DAILY_LIMIT", "3"))
+# Unusual access (accountability/selectors.py): a person reading more than BURST_READ_FAMILIES
+# distinct families within BURST_READ_MINUTES minutes is a burst of reads.
+BURST_READ_FAMILIES = int(os.environ.get("BURST_READ_FAMILIES", "20"))
+BURST_READ_MINUTES = int(os.environ.get("BURST_READ_MINUTES", "10"))
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    # The access log's newest link after each seal (audit.services): kept in the process logs,
+    # outside the database, it anchors the chain (decision 0017).
+    "loggers": {"audit.seal": {"level": "INFO"}},
 }

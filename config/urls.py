@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
+
+from core.api_docs import api_docs
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -9,12 +11,14 @@ urlpatterns = [
     path("api/v1/", include("alerts.urls")),
     path("api/v1/", include("consent.urls")),
     path("api/v1/", include("reports.urls")),
+    path("api/v1/", include("accountability.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/v1/docs/", api_docs, name="docs"),
     # Pages for people (server-rendered, GOV.UK Design System look).
     path("", include("agencies.page_urls")),
     path("", include("alerts.page_urls")),
     path("", include("consent.page_urls")),
     path("", include("cases.page_urls")),
     path("", include("reports.page_urls")),
+    path("", include("accountability.page_urls")),
 ]

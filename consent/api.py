@@ -7,7 +7,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cases import access
+from cases import access, access_log
 from cases.api import FamilyScopedListCreate, FamilyScopedView, page
 from cases.models import Family
 from consent import selectors, serializers, services
@@ -15,6 +15,7 @@ from consent import selectors, serializers, services
 
 class SharingListCreate(FamilyScopedListCreate):
     serializer_class = serializers.SharingBasisSerializer
+    audit_object_type = "sharing_basis"
     input_serializer_class = serializers.SharingBasisCreateSerializer
     pagination_class = page("-id")
     write_permission = access.SHARING
@@ -37,6 +38,8 @@ class SharingListCreate(FamilyScopedListCreate):
 
 class SharingWithdraw(FamilyScopedView):
     serializer_class = serializers.SharingBasisSerializer
+    audit_object_type = "sharing_basis"
+    audit_object_kwarg = "basis_id"
     write_permission = access.SHARING
 
     @extend_schema(
@@ -96,6 +99,7 @@ class DisclosureList(FamilyScopedView, generics.ListAPIView):
     """Which agency (or user) had access, from when to when, under which basis."""
 
     serializer_class = serializers.AccessPeriodSerializer
+    audit_object_type = "disclosure"
     pagination_class = page("id")
     read_permission = access.SHARING
 
@@ -116,6 +120,14 @@ class EmergencyAccessRequest(APIView):
     )
     def post(self, request, family_id: int):
         staff = access.case_staff(request.user)
+        # Break-glass is its own footing: anyone working with families may ask, by family id.
+        access_log.family_access_log(
+            request,
+            family_id=family_id,
+            perms=access.emergency_request_perms(staff),
+            permission=access.EMERGENCY_REQUEST,
+            object_type="emergency_access",
+        )
         if staff is None:
             raise PermissionDenied("Only practitioners working with families may ask.")
         data = serializers.EmergencyAccessRequestSerializer(data=request.data)
@@ -125,6 +137,7 @@ class EmergencyAccessRequest(APIView):
                 family_id=family_id, by=staff, reason=data.validated_data["reason"]
             )
         except Family.DoesNotExist as exc:
+            access_log.family_access_denied_later(request)  # no such family: the rule's 404
             raise Http404 from exc
         body = serializers.EmergencyAccessGrantedSerializer(grant).data
         pending = grant.expires_at is None
@@ -140,9 +153,21 @@ class EmergencyAccessDecisionView(APIView):
     def decide(self, request, grant_id: int, **kwargs):
         staff = access.case_staff(request.user)
         grant = selectors.emergency_access_get(grant_id=grant_id) if staff else None
-        if grant is None or access.VIEW not in access.family_permissions(
-            request.user, grant.family
-        ):
+        if grant is None:
+            access_log.family_access_refused(
+                request, object_type="emergency_access", object_id=grant_id
+            )
+            raise Http404
+        perms = access.family_permissions(request.user, grant.family)
+        access_log.family_access_log(
+            request,
+            family_id=grant.family_id,
+            perms=perms,
+            permission=access.VIEW,
+            object_type="emergency_access",
+            object_id=grant_id,
+        )
+        if access.VIEW not in perms:
             raise Http404
         if not access.may_review_emergency_access(staff=staff, family=grant.family):
             raise PermissionDenied("Only a lead-agency manager decides on emergency access.")

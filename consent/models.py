@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 
 from agencies.models import Agency
-from cases.models import Family, Person
+from cases.models import Family, Person, field_history
 
 
 class BasisKind(models.TextChoices):
@@ -70,6 +70,22 @@ class SharingBasis(models.Model):
     # Bookkeeping for the sweep: expiry (or lapse at the review date) processed, warning sent.
     expiry_swept_at = models.DateTimeField(null=True, blank=True)
     expiring_alerted_at = models.DateTimeField(null=True, blank=True)
+
+    # The field history (decision 0018), without the sweep's bookkeeping (when it processed the
+    # expiry, when it warned: `expires_on` and `review_on` are the record's, and the access the
+    # expiry ended is in the disclosure history, `AccessPeriod`) and without `recorded_at` (the
+    # history row's own date). The agencies and givers are not tracked: they are set when the
+    # basis is recorded and never change (a basis is immutable; a new decision is a new basis).
+    history = field_history(
+        excluded=["recorded_at", "expiry_swept_at", "expiring_alerted_at"],
+        unindexed=[
+            "decided_by",
+            "recorded_by",
+            "withdrawn_by",
+            "confirmed_by",
+            "reviewed_by",
+        ],
+    )
 
     class Meta:
         ordering = ["-recorded_at", "-id"]

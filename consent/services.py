@@ -2,6 +2,10 @@
 
 Each write that changes an input of the access rule recomputes the grants in its own transaction
 (`access.family_access_sync`), so withdrawal takes effect in the same request.
+
+A basis keeps a field history (django-simple-history, decision 0018): each write saves the
+instance with its author named (`case_services.history_by`); the sweep's bookkeeping columns are
+not tracked, and their saves write no history row (`save_without_historical_record`).
 """
 
 from __future__ import annotations
@@ -142,22 +146,26 @@ def sharing_basis_create(
     # Without consent, the basis grants nothing until the manager it names confirms it: at once
     # when that manager records it.
     confirmed = basis != BasisKind.CONSENT and decided_by.user_id == by.user_id
-    record = SharingBasis.objects.create(
-        family=family,
-        confirmed_at=timezone.now() if confirmed else None,
-        confirmed_by=by.user if confirmed else None,
-        basis=basis,
-        purposes=purposes,
-        method=method if basis == BasisKind.CONSENT else "",
-        special_category_condition=special_category_condition,
-        agrees_to_early_help=agrees_to_early_help,
-        justification=justification,
-        decided_by_id=decided_by.user_id if decided_by else None,
-        given_on=today,
-        expires_on=expires_on,
-        review_on=review_on if basis != BasisKind.CONSENT else None,
-        recorded_by=by.user,
+    record = case_services.history_by(
+        SharingBasis(
+            family=family,
+            confirmed_at=timezone.now() if confirmed else None,
+            confirmed_by=by.user if confirmed else None,
+            basis=basis,
+            purposes=purposes,
+            method=method if basis == BasisKind.CONSENT else "",
+            special_category_condition=special_category_condition,
+            agrees_to_early_help=agrees_to_early_help,
+            justification=justification,
+            decided_by_id=decided_by.user_id if decided_by else None,
+            given_on=today,
+            expires_on=expires_on,
+            review_on=review_on if basis != BasisKind.CONSENT else None,
+            recorded_by=by.user,
+        ),
+        by=by,
     )
+    record.save(force_insert=True)
     record.agencies.set(agencies)
     record.given_by.set(given_by)
     if basis != BasisKind.CONSENT and not confirmed:
@@ -245,7 +253,7 @@ def sharing_basis_confirm(*, basis_id: int, by: StaffMember) -> SharingBasis:
         raise access.StateConflict("This decision is already confirmed.")
     basis.confirmed_at = timezone.now()
     basis.confirmed_by = by.user
-    basis.save(update_fields=["confirmed_at", "confirmed_by"])
+    case_services.history_by(basis, by=by).save(update_fields=["confirmed_at", "confirmed_by"])
     _basis_alert(
         basis=basis,
         family=family,
@@ -285,7 +293,7 @@ def sharing_basis_review(
     basis.expiring_alerted_at = None  # warn again ahead of the new date
     if notes:
         basis.justification = f"{basis.justification}\n\nReview {today:%d %b %Y}: {notes}"
-    basis.save(
+    case_services.history_by(basis, by=by).save(
         update_fields=[
             "review_on",
             "reviewed_at",
@@ -315,7 +323,9 @@ def sharing_basis_withdraw(*, basis: SharingBasis, by: StaffMember, reason: str)
     basis.withdrawn_at = timezone.now()
     basis.withdrawn_by = by.user
     basis.withdrawal_reason = reason
-    basis.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
+    case_services.history_by(basis, by=by).save(
+        update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"]
+    )
     change = access.family_access_sync(family=family)
     alert_services.alerts_for_event(
         family=family,
@@ -401,7 +411,7 @@ def _basis_expire(*, basis_id: int, now, lapsed: bool = False) -> int:
     if basis.expiry_swept_at is not None or basis.withdrawn_at is not None:
         return 0
     basis.expiry_swept_at = now
-    basis.save(update_fields=["expiry_swept_at"])
+    basis.save_without_historical_record(update_fields=["expiry_swept_at"])  # not tracked
     change = access.family_access_sync(family=family, now=now)
     if lapsed and basis.confirmed_at is not None:
         _basis_alert(
@@ -437,7 +447,7 @@ def _basis_warn(*, basis_id: int, now) -> int:
     if basis.expiring_alerted_at is not None:
         return 0
     basis.expiring_alerted_at = now
-    basis.save(update_fields=["expiring_alerted_at"])
+    basis.save_without_historical_record(update_fields=["expiring_alerted_at"])  # not tracked
     if family.key_worker_id:
         alert_services.alerts_for_event(
             family=family,
@@ -458,7 +468,7 @@ def _basis_review_warn(*, basis_id: int, now) -> int:
     if basis.expiring_alerted_at is not None:
         return 0
     basis.expiring_alerted_at = now
-    basis.save(update_fields=["expiring_alerted_at"])
+    basis.save_without_historical_record(update_fields=["expiring_alerted_at"])  # not tracked
     _basis_alert(
         basis=basis,
         family=family,

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
-from cases import access, selectors
+from cases import access, access_log, selectors
 from cases.models import Family, FamilyStatus
 from cases.views import (
     FamilyFormPage,
@@ -37,6 +37,7 @@ from consent import services
 
 class SharingNew(FamilyFormPage):
     permission = access.SHARING
+    audit_object_type = "sharing_basis"
     template_name = "consent/sharing_new.html"
     title = "Record a basis for sharing"
     submit = "Save basis"
@@ -77,6 +78,8 @@ class BasisPage(FamilyFormPage):
     """A decision on one basis of the family (404 when it is not one of its bases)."""
 
     open_only = False
+    audit_object_type = "sharing_basis"
+    audit_object_kwarg = "basis_id"
 
     def load(self, basis_id, **kwargs):
         self.basis = (
@@ -162,11 +165,19 @@ def emergency_access_page(request, family_id: int):
     family's page, waiting for a manager's approval → this page says so, already granted → the
     message (409)."""
     staff = access.case_staff(request.user)
+    if request.method == "POST":  # the request, as the API's (the form reads nothing of it)
+        access_log.family_access_log(
+            request,
+            family_id=family_id,
+            perms=access.emergency_request_perms(staff),
+            permission=access.EMERGENCY_REQUEST,
+            object_type="emergency_access",
+        )
     if staff is None:
         raise PermissionDenied("Only practitioners working with families may ask.")
     form = consent_forms.EmergencyAccessForm(request.POST if request.method == "POST" else None)
     context = {"family_id": family_id, "form": form}
-    if request.method != "POST":
+    if request.method != "POST":  # the form, the same for every id
         return render(request, "consent/emergency_access.html", context)
     if not form.is_valid():  # before any lookup: a refusal that tells nothing
         return render(request, "consent/emergency_access.html", context, status=400)
@@ -175,6 +186,7 @@ def emergency_access_page(request, family_id: int):
             family_id=family_id, by=staff, reason=form.cleaned_data["reason"]
         )
     except Family.DoesNotExist as exc:
+        access_log.family_access_denied_later(request)  # no such family: the rule's 404
         raise Http404 from exc
     except access.StateConflict as exc:
         context["conflict"] = str(exc)
@@ -208,8 +220,13 @@ class EmergencyReview(View):
             consent_selectors.emergency_access_get(grant_id=grant_id) if self.staff else None
         )
         if self.grant is None:
+            access_log.family_access_refused(
+                request, object_type="emergency_access", object_id=grant_id
+            )
             raise Http404
-        self.family, self.perms = family_for_page(request, self.grant.family_id)
+        self.family, self.perms = family_for_page(
+            request, self.grant.family_id, object_type="emergency_access", object_id=grant_id
+        )
         if not access.may_review_emergency_access(staff=self.staff, family=self.family):
             raise PermissionDenied("Only a lead-agency manager decides on emergency access.")
         return super().dispatch(request, grant_id)

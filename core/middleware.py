@@ -1,8 +1,15 @@
-"""Requests refused before any view sees them."""
+"""Requests refused before any view sees them, headers every response carries, and who the
+client is (the request's id, the client's address)."""
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import uuid
+
+from django.conf import settings
 from django.http import JsonResponse
+from rest_framework.throttling import BaseThrottle
 
 NUL = "\x00"
 
@@ -57,3 +64,63 @@ class RefuseNulCookiesWebSocket:
                 await send({"type": "websocket.close", "code": 4400})
             return None
         return await self.inner(scope, receive, send)
+
+
+class PermissionsPolicyMiddleware:
+    """The `Permissions-Policy` header on every response: the browser features the service never
+    uses (camera, microphone, location, payment, …) turned off for its pages and anything they
+    could embed. The features and their allow-lists: `settings.PERMISSIONS_POLICY` (an empty
+    list: nobody)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.header = ", ".join(
+            f"{feature}=({' '.join(allowed)})"
+            for feature, allowed in getattr(settings, "PERMISSIONS_POLICY", {}).items()
+        )
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if self.header:
+            response.headers.setdefault("Permissions-Policy", self.header)
+        return response
+
+
+# --- the request's id and the client's address ----------------------------------------------
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,63}")
+
+
+class RequestIdMiddleware:
+    """One id per HTTP request, `request.request_id`, echoed in the response's `X-Request-ID`:
+    the incoming `X-Request-ID` when it is well formed (8 to 64 letters, digits and `._:-`,
+    as a proxy in front may set it, so its log and ours name the same request), else a new
+    uuid4 in hex. The access log records it with each event."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        response = self.get_response(request)
+        response.headers[REQUEST_ID_HEADER] = request.request_id
+        return response
+
+
+def client_ident(request) -> str:
+    """Who the client is, by the trusted-proxy rule (`REST_FRAMEWORK["NUM_PROXIES"]`, env
+    TRUSTED_PROXY_COUNT): DRF's `get_ident`. With 0 proxies the connection's address
+    (X-Forwarded-For ignored); with N, the N-th X-Forwarded-For entry from the right. The sign-in
+    throttle (agencies/throttling.py) counts by it and the access log records it."""
+    return BaseThrottle().get_ident(request)
+
+
+def client_ip(request) -> str | None:
+    """`client_ident` when it is an IP address (None when a header held something else)."""
+    ident = (client_ident(request) or "").strip()
+    try:
+        return str(ipaddress.ip_address(ident))
+    except ValueError:
+        return None

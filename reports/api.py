@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from cases import access
+from cases import access, access_log
 from core.exceptions import Conflict
 from reports import selectors, serializers, services
 from reports.models import ReportStatus
@@ -32,6 +32,15 @@ class ReportListCreate(generics.ListAPIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         staff = access.case_staff(request.user)
+        if values["family"] is not None:  # a report about one family: the rule's answer, logged
+            _, perms = access.family_with_permissions(request.user, values["family"])
+            access_log.family_access_log(
+                request,
+                family_id=values["family"],
+                perms=perms,
+                permission=access.VIEW,
+                object_type="report",
+            )
         if staff is None:
             raise PermissionDenied("Reports are for staff who work with families.")
         try:
@@ -42,10 +51,12 @@ class ReportListCreate(generics.ListAPIView):
                 period_start=values["period_start"],
                 period_end=values["period_end"],
                 family_id=values["family"],
+                person_id=values["person"],
             )
         except access.Forbidden as exc:
             raise PermissionDenied(str(exc)) from exc
         except access.NoAccess as exc:
+            access_log.family_access_denied_later(request)
             raise NotFound() from exc
         job.refresh_from_db(fields=["status"])
         return Response({"id": job.id, "status": job.status}, status=status.HTTP_202_ACCEPTED)
@@ -55,7 +66,7 @@ class ReportDetail(generics.GenericAPIView):
     serializer_class = serializers.ReportSerializer
 
     def get(self, request, report_id: int):
-        job = selectors.report_get(user=request.user, report_id=report_id)
+        job = report_get_logged(request, report_id)
         return Response(self.get_serializer(job).data)
 
 
@@ -71,8 +82,29 @@ class ReportDownload(generics.GenericAPIView):
         }
     )
     def get(self, request, report_id: int):
-        job = selectors.report_get(user=request.user, report_id=report_id)
+        job = report_get_logged(request, report_id)
         return report_file_response(job)
+
+
+def report_get_logged(request, report_id: int):
+    """`selectors.report_get`, the answer an access event: reading a report about a family is
+    reading the family (allowed, on the reader's footing); a report refused (not the person's,
+    or its family no longer visible) is a denied attempt."""
+    try:
+        job = selectors.report_get(user=request.user, report_id=report_id)
+    except Http404:
+        access_log.family_access_refused(request, object_type="report", object_id=report_id)
+        raise
+    if job.family_id is not None:
+        access_log.family_access_log(
+            request,
+            family_id=job.family_id,
+            perms=job.family_perms,
+            permission=access.VIEW,
+            object_type="report",
+            object_id=job.id,
+        )
+    return job
 
 
 def report_file_response(job) -> FileResponse:

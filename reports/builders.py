@@ -26,6 +26,23 @@ def _day(d: date | None) -> str:
     return "" if d is None else f"{d.day} {d:%B %Y}"
 
 
+def _plan_table(actions) -> Iterator:
+    """A family's plan actions as a table: what, owner agency, due date, status."""
+    return pdf.table(
+        ["Action", "Owner", "Due", "Status"],
+        [
+            (
+                pdf.text(a.description),
+                pdf.text(a.owner_agency.name),
+                _day(a.due_on),
+                a.get_status_display(),
+            )
+            for a in actions
+        ],
+        widths=[380, 170, 90, 80],
+    )
+
+
 def _iso(d) -> str:
     return "" if d is None else d.isoformat()
 
@@ -605,19 +622,7 @@ def build_family_summary(job: ReportJob, user, out, progress: Progress) -> None:
             widths=[90, 150, 500],
         ),
         pdf.heading("Plan"),
-        *pdf.table(
-            ["Action", "Owner", "Due", "Status"],
-            [
-                (
-                    pdf.text(a.description),
-                    pdf.text(a.owner_agency.name),
-                    _day(a.due_on),
-                    a.get_status_display(),
-                )
-                for a in data["actions"]
-            ],
-            widths=[380, 170, 90, 80],
-        ),
+        *_plan_table(data["actions"]),
     ]
     story += [
         pdf.heading("Interventions"),
@@ -696,9 +701,220 @@ def _team_name(involvement) -> str:
     return (p.get_full_name() or p.username) if p is not None else ""
 
 
+# --- one person's subject access export -----------------------------------------------------
+
+
+def _when(moment) -> str:
+    return "" if moment is None else f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+
+
+def _yes(value: bool) -> str:
+    return "Yes" if value else "No"
+
+
+def _restricted(entry) -> str:
+    return "Restricted" if entry.visibility == "restricted" else "Team"
+
+
+def build_subject_access(job: ReportJob, user, out, progress: Progress) -> None:
+    """Everything held on one member of a family (reports.selectors.subject_access), as a PDF:
+    their details, the needs and plan about them, the family's interventions, contacts and
+    chronology (restricted entries included, each marked), the lawful bases, the disclosure
+    history and every access to the family's record, with the footing and basis the access log
+    shows (reports.selectors.access_event_rows)."""
+    data = selectors.subject_access(person_id=job.person_id, family_id=job.family_id)
+    family, person = data["family"], data["person"]
+    progress(0.2)
+    key_worker = family.key_worker
+    story = [
+        pdf.heading("The person"),
+        *pdf.table(
+            ["Detail", "Held"],
+            [
+                ("Name", pdf.text(f"{person.given_name} {person.family_name}")),
+                ("Relationship in the household", person.get_relationship_display()),
+                ("Date of birth", _day(person.date_of_birth) or "Not recorded"),
+                ("Expected birth of a baby", _day(person.expected_birth_on) or "None recorded"),
+                ("NHS number", person.nhs_number or "Not recorded"),
+                ("Unique pupil number", person.upn or "Not recorded"),
+                ("National Insurance number", person.ni_number or "Not recorded"),
+                ("Parental responsibility", _yes(person.parental_responsibility)),
+                ("Competent to consent", _yes(person.competent_to_consent)),
+                ("Recorded on", _day(timezone.localtime(person.created_at).date())),
+            ],
+            widths=[200, 500],
+        ),
+        pdf.heading("The family's record"),
+        *pdf.table(
+            ["Detail", "Held"],
+            [
+                ("Reference", family.reference),
+                ("Household", pdf.text(family.name)),
+                ("Address", pdf.text(family.address or "Not recorded")),
+                ("Postcode", family.postcode),
+                ("Status", family.get_status_display()),
+                ("Opened", _day(family.opened_on)),
+                ("Lead agency", pdf.text(family.lead_agency.name)),
+                ("Key worker", pdf.text(_person_name(key_worker) or "None allocated")),
+            ],
+            widths=[200, 500],
+        ),
+        pdf.heading("Needs about them or the whole family"),
+        *pdf.table(
+            ["Outcome", "Need", "About", "Status", "Identified", "Achieved", "Recorded by"],
+            [
+                (
+                    pdf.text(n.outcome.label),
+                    pdf.text(n.descriptor),
+                    "Them" if n.person_id == person.id else "The whole family",
+                    n.get_status_display(),
+                    _day(n.identified_on),
+                    _day(n.achieved_on),
+                    pdf.text(n.agency.name),
+                )
+                for n in data["needs"]
+            ],
+            widths=[130, 200, 70, 70, 75, 75, 120],
+        ),
+        pdf.heading("Plan actions for those needs"),
+        *_plan_table(data["actions"]),
+        pdf.heading("Interventions with the family"),
+        *pdf.table(
+            ["Started", "Ended", "Agency", "Intervention", "Outcome", "Names them", "Seen by"],
+            (
+                (
+                    _day(i.started_on),
+                    _day(i.ended_on),
+                    pdf.text(i.agency.name),
+                    pdf.text(f"{i.get_kind_display()}: {i.title}"),
+                    pdf.text(i.outcome),
+                    _yes(i.about_them),
+                    _restricted(i),
+                )
+                for i in data["interventions"].iterator(chunk_size=1000)
+            ),
+            widths=[70, 70, 120, 200, 140, 55, 60],
+        ),
+        pdf.heading("Contacts with the family"),
+        *pdf.table(
+            ["When", "Agency", "How", "Summary", "Names them", "Seen by"],
+            (
+                (
+                    _when(c.occurred_at),
+                    pdf.text(c.agency.name),
+                    c.get_method_display(),
+                    pdf.text(c.summary),
+                    _yes(c.about_them),
+                    _restricted(c),
+                )
+                for c in data["contacts"].iterator(chunk_size=1000)
+            ),
+            widths=[80, 120, 90, 320, 55, 60],
+        ),
+    ]
+    progress(0.4)
+    story += [
+        pdf.heading("The family's chronology"),
+        *pdf.table(
+            ["When", "Agency", "Type", "Entry", "Seen by"],
+            (
+                (
+                    _when(c.at),
+                    pdf.text(c.agency_name or ""),
+                    CHRONOLOGY_TYPES.get(c.type, c.type),
+                    pdf.text(c.summary),
+                    _restricted(c),
+                )
+                for c in data["chronology"].iterator(chunk_size=1000)
+            ),
+            widths=[80, 130, 110, 340, 60],
+        ),
+        pdf.heading("Lawful bases for sharing the record"),
+        *pdf.table(
+            ["Basis", "Agencies", "Given by them", "Until", "Withdrawn"],
+            [
+                (
+                    pdf.text(selectors.basis_label(b.basis, b.given_on)),
+                    pdf.text(", ".join(a.name for a in b.agencies.all())),
+                    _yes(b.given_by_them),
+                    _day(b.expires_on) or (f"Review {_day(b.review_on)}" if b.review_on else ""),
+                    _when(b.withdrawn_at),
+                )
+                for b in data["bases"]
+            ],
+            widths=[200, 280, 70, 90, 80],
+        ),
+        pdf.heading("Who the record was disclosed to"),
+        pdf.para(
+            "Each agency (or person) that could see the family's record, on what footing and"
+            " under which basis, from when to when."
+        ),
+        *pdf.table(
+            ["Agency", "Person", "Footing", "Basis", "From", "To"],
+            [
+                (
+                    pdf.text(p.agency.name if p.agency_id else ""),
+                    pdf.text(_person_name(p.user) if p.user_id else ""),
+                    p.get_footing_display(),
+                    pdf.text(
+                        selectors.basis_label(p.basis.basis, p.basis.given_on) if p.basis_id else ""
+                    ),
+                    _when(p.started_at),
+                    _when(p.ended_at) or "Still has access",
+                )
+                for p in data["periods"]
+            ],
+            widths=[130, 110, 140, 160, 80, 80],
+        ),
+    ]
+    progress(0.6)
+    events = data["events"]
+    story += [
+        pdf.heading("Every access to the family's record"),
+        pdf.para(
+            "Who read or changed the record (or saw the family in a list), when, from which"
+            " agency, on what footing and under which basis; refused attempts included."
+        ),
+        *pdf.table(
+            ["When", "Who", "Agency", "Action", "What", "Footing", "Basis", "Outcome"],
+            (
+                (
+                    f"{timezone.localtime(e.at):%Y-%m-%d %H:%M:%S}",
+                    pdf.text(selectors.access_event_user_name(e)),
+                    pdf.text(e.agency_name or ""),
+                    e.action,
+                    pdf.text(f"{e.method} {e.path}"),
+                    pdf.text(selectors.footing_label(e.footing, e.outcome)),
+                    pdf.text(selectors.basis_label(e.basis_kind, e.basis_given_on)),
+                    e.outcome,
+                )
+                for e in events.iterator(chunk_size=2000)
+            ),
+            widths=[80, 90, 100, 40, 160, 90, 110, 50],
+        ),
+    ]
+    meta = _meta(
+        job,
+        user,
+        "Subject access export",
+        f"{person.given_name} {person.family_name}, {family.reference}",
+        [
+            f"Household: {family.name}. Lead agency: {family.lead_agency.name}.",
+            "Everything Team Around holds on this person, every access to their family's record"
+            " and every agency it was disclosed to. Restricted entries are included: the person"
+            " is their subject.",
+            "Before disclosing it, review the information about other people in it (other"
+            " members of the household, third parties named in the record's text) and withhold"
+            " what the law says to withhold.",
+        ],
+    )
+    pdf.write(out, meta, story)
+
+
 BUILDERS = {
     ReportKind.CASELOAD: build_caseload,
     ReportKind.OUTCOMES: build_outcomes,
     ReportKind.CLAIMS: build_claims,
     ReportKind.FAMILY_SUMMARY: build_family_summary,
+    ReportKind.SUBJECT_ACCESS: build_subject_access,
 }

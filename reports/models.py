@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 
 from agencies.models import Agency
-from cases.models import Family
+from cases.models import Family, Person
 
 
 class ReportKind(models.TextChoices):
@@ -13,6 +13,9 @@ class ReportKind(models.TextChoices):
     OUTCOMES = "outcomes", "Outcomes"
     CLAIMS = "claims", "Results claims"
     FAMILY_SUMMARY = "family_summary", "Family summary"
+    # Everything held on one member of a family, every access to the family's record and every
+    # disclosure (lead-agency managers: `access.may_request_subject_access`); PDF only.
+    SUBJECT_ACCESS = "subject_access", "Subject access export"
 
 
 # The kinds that cover every family of the requester's agency (`access.may_request_report`).
@@ -66,6 +69,10 @@ class ReportJob(models.Model):
     period_end = models.DateField(null=True, blank=True)
     family = models.ForeignKey(
         Family, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # The member a subject access export is about (its `family` is theirs).
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"

@@ -5,6 +5,11 @@ requester's agency as lead among those they see (`cases.selectors.lead_families`
 among the entries they see (`access.restricted_entries_q`); a family summary reads the family
 through the same selectors as the family page and the API. Figures are computed in SQL
 (aggregates, window functions); the rows are streamed, never loaded family by family.
+
+A subject access export reads one member's family whole (`subject_access`), restricted entries
+included; the service has asked `access.may_request_subject_access` first. Its access events
+are the rows the access log's API shows (`access_event_rows`, read by the accountability app
+too), so the two say the same.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, RowNumber, TruncMonth
 from django.http import Http404
 
+from agencies.models import Agency
+from audit.models import AccessEvent
+from audit.models import Footing as AccessFooting
 from cases import access
 from cases import selectors as case_selectors
 from cases.models import (
@@ -46,7 +54,8 @@ from cases.models import (
     Person,
     PlanAction,
 )
-from reports.models import COUNCIL_WIDE, ClaimFramework, ReportJob
+from consent.models import AccessPeriod, BasisKind, SharingBasis
+from reports.models import COUNCIL_WIDE, ClaimFramework, ReportJob, ReportKind
 
 # --- the jobs -------------------------------------------------------------------------------------
 
@@ -60,6 +69,11 @@ def report_list(*, user) -> QuerySet[ReportJob]:
     jobs = ReportJob.objects.filter(requested_by_id=user.id).select_related("family")
     if not access.may_request_report(staff, council_wide=True):
         jobs = jobs.exclude(kind__in=COUNCIL_WIDE)
+    # Subject access exports only while the requester may still ask for them.
+    jobs = jobs.exclude(
+        Q(kind=ReportKind.SUBJECT_ACCESS)
+        & ~access.subject_access_families_q(staff, prefix="family__")
+    )
     return jobs.order_by("-id")
 
 
@@ -76,10 +90,22 @@ def report_get(*, user, report_id: int) -> ReportJob:
     ):
         raise Http404
     if job.family_id is not None:
-        _, perms = access.family_with_permissions(user, job.family_id)
+        family, perms = access.family_with_permissions(user, job.family_id)
         if access.VIEW not in perms:
             raise Http404
+        job.family_perms = perms  # what the reader's sight of the family stands on (access log)
+        if job.kind == ReportKind.SUBJECT_ACCESS and not access.may_request_subject_access(
+            staff=access.case_staff(user), family=family, perms=perms
+        ):
+            raise Http404
     return job
+
+
+def person_of_family_exists(*, person_id, family_id: int) -> bool:
+    """Whether `person_id` names a member of the family (the caller has checked the family)."""
+    if person_id is None or not 0 < int(person_id) < 2**63:
+        return False
+    return Person.objects.filter(id=person_id, family_id=family_id).exists()
 
 
 def framework_for(on: date) -> ClaimFramework | None:
@@ -636,4 +662,129 @@ def family_summary(*, user, family_id: int, start: date | None, end: date | None
         "interventions": list(interventions.order_by("started_on", "id")),
         "contacts": list(contacts.order_by("occurred_at", "id")),
         "chronology": chronology,
+    }
+
+
+# --- the access log, and one person's subject access export ---------------------------------------
+
+FOOTING_LABELS = dict(AccessFooting.choices)
+REFUSED = "None: refused"
+NOT_RECORDED = "Not recorded"
+
+
+def footing_label(footing: str, outcome: str) -> str:
+    """What an access event's footing says in words: a refused attempt had none."""
+    if outcome == "denied":
+        return REFUSED
+    return FOOTING_LABELS.get(footing or "", NOT_RECORDED)
+
+
+def basis_label(kind: str | None, given_on: date | None) -> str:
+    """A lawful basis by its kind and date, e.g. "Consent recorded 3 Mar 2026"."""
+    if not kind:
+        return ""
+    label = BasisKind(kind).label if kind in BasisKind.values else kind
+    return f"{label} recorded {given_on.day} {given_on:%b %Y}" if given_on else label
+
+
+def family_access_events(*, family: Family) -> QuerySet[AccessEvent]:
+    """Every access event on the family (refused attempts included), newest first. Only from the
+    family's creation: an attempt on its id before it existed was not about it."""
+    return AccessEvent.objects.filter(family_id=family.id, at__gte=family.created_at).order_by(
+        "-at", "-id"
+    )
+
+
+def access_event_rows(events: QuerySet[AccessEvent]) -> QuerySet[AccessEvent]:
+    """`events` with what a row of the access log shows, in the same statement: the person's
+    name, their agency's name, the family's reference and the basis's kind and date (`basis_label`
+    makes its words)."""
+
+    def first(queryset, field):
+        return Subquery(queryset.values(field)[:1])
+
+    basis = SharingBasis.objects.filter(id=OuterRef("basis_id"))
+    return events.annotate(
+        user_username=F("user__username"),
+        user_first_name=F("user__first_name"),
+        user_last_name=F("user__last_name"),
+        agency_name=first(Agency.objects.filter(id=OuterRef("agency_id")), "name"),
+        family_reference=first(Family.objects.filter(id=OuterRef("family_id")), "reference"),
+        basis_kind=first(basis, "basis"),
+        basis_given_on=first(basis, "given_on"),
+    )
+
+
+def access_event_user_name(event) -> str:
+    full = f"{event.user_first_name} {event.user_last_name}".strip()
+    return full or event.user_username
+
+
+def subject_access(*, person_id: int, family_id: int) -> dict:
+    """Everything held on one member of a family, read whole: their details; the needs about
+    them or the whole family and the plan actions for those (not another member's own); every
+    intervention, contact and chronology entry of the family, restricted ones included (the
+    person is their subject), each marked when it names them; the lawful bases, the disclosure
+    history (who had access, on what footing, from when to when) and every access event. The
+    caller has asked `access.may_request_subject_access` (the report service, at the build)."""
+    family = Family.objects.select_related("lead_agency", "key_worker").get(id=family_id)
+    person = Person.objects.get(id=person_id, family_id=family.id)
+    needs = (
+        Need.objects.filter(family=family)
+        .filter(Q(person_id=person.id) | Q(person__isnull=True))
+        .select_related("outcome", "agency")
+        .order_by("identified_on", "id")
+    )
+    needs_through = PlanAction.needs.through.objects.filter(planaction_id=OuterRef("id"))
+    actions = (
+        PlanAction.objects.filter(family=family)
+        .filter(Exists(needs_through.filter(need__in=needs)) | ~Exists(needs_through))
+        .select_related("owner_agency")
+        .order_by("due_on", "id")
+    )
+
+    def names_them(model):
+        through = model.persons.through
+        column = f"{model._meta.model_name}_id"
+        return Exists(through.objects.filter(**{column: OuterRef("id")}, person_id=person.id))
+
+    interventions = (
+        Intervention.objects.filter(family=family)
+        .annotate(about_them=names_them(Intervention))
+        .select_related("agency")
+        .order_by("started_on", "id")
+    )
+    contacts = (
+        Contact.objects.filter(family=family)
+        .annotate(about_them=names_them(Contact))
+        .select_related("agency")
+        .order_by("occurred_at", "id")
+    )
+    chronology = case_selectors.chronology_qs().filter(family=family).order_by("at", "id")
+    given_by = SharingBasis.given_by.through.objects.filter(
+        sharingbasis_id=OuterRef("id"), person_id=person.id
+    )
+    bases = (
+        SharingBasis.objects.filter(family=family)
+        .annotate(given_by_them=Exists(given_by))
+        .prefetch_related("agencies")
+        .order_by("given_on", "id")
+    )
+    periods = (
+        AccessPeriod.objects.filter(family=family)
+        .select_related("agency", "user", "basis")
+        .order_by("started_at", "id")
+    )
+    events = access_event_rows(family_access_events(family=family)).order_by("at", "id")
+    return {
+        "family": family,
+        "person": person,
+        "needs": list(needs),
+        "actions": list(actions),
+        "interventions": interventions,
+        "contacts": contacts,
+        "chronology": chronology,
+        "bases": list(bases),
+        "periods": list(periods),
+        "events": events,
     }

@@ -12,6 +12,14 @@ class ReportRequestSerializer(serializers.Serializer):
     family = serializers.IntegerField(
         required=False, allow_null=True, default=None, min_value=1, max_value=2**63 - 1
     )
+    person = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="The member a subject access export is about (with their `family`).",
+    )
 
 
 class ReportAcceptedSerializer(serializers.Serializer):
@@ -31,6 +39,7 @@ class ReportSerializer(OutputSerializer):
             "period_start",
             "period_end",
             "family",
+            "person",
             "status",
             "progress",
             "error",

@@ -46,10 +46,13 @@ def report_request(
     period_start: date | None = None,
     period_end: date | None = None,
     family_id: int | None = None,
+    person_id: int | None = None,
 ) -> ReportJob:
     """Queue a report for `by`. A council-wide kind is for managers of an early help agency
     (`access.may_request_report`, else access.Forbidden) and needs a period; a family summary
-    needs a family `by` can see (else access.NoAccess). Built after commit by
+    needs a family `by` can see (else access.NoAccess); a subject access export (PDF) needs a
+    member (`person_id`) of a family `by` can see (else access.NoAccess) and
+    `access.may_request_subject_access` (else access.Forbidden). Built after commit by
     `reports.tasks.report_build`."""
     if kind not in ReportKind.values:
         raise ValidationError({"kind": [f"Unknown kind of report: choose {_choices(ReportKind)}."]})
@@ -68,8 +71,12 @@ def report_request(
         family, perms = access.family_with_permissions(by.user, family_id)
         if access.VIEW not in perms:
             raise access.NoAccess
+    elif kind == ReportKind.SUBJECT_ACCESS:
+        _subject_access_check(by, format=format, family_id=family_id, person_id=person_id)
     elif family_id is not None:
         raise ValidationError({"family": ["Only a family summary is about one family."]})
+    if person_id is not None and kind != ReportKind.SUBJECT_ACCESS:
+        raise ValidationError({"person": ["Only a subject access export is about one person."]})
     if kind in (ReportKind.OUTCOMES, ReportKind.CLAIMS):
         framework = selectors.framework_for(period_end)
         if framework is None:
@@ -82,13 +89,39 @@ def report_request(
         format=format,
         period_start=period_start,
         period_end=period_end,
-        family_id=family_id if kind == ReportKind.FAMILY_SUMMARY else None,
+        family_id=family_id if kind in FAMILY_KINDS else None,
+        person_id=person_id if kind == ReportKind.SUBJECT_ACCESS else None,
         requested_by_id=by.user_id,
         agency_id=by.agency_id,
         framework_version=framework_version,
     )
     _queue_on_commit(job.id)
     return job
+
+
+FAMILY_KINDS = frozenset({ReportKind.FAMILY_SUMMARY, ReportKind.SUBJECT_ACCESS})
+
+
+def _subject_access_check(by: StaffMember, *, format: str, family_id, person_id) -> None:
+    """A subject access export: a PDF about a member of a family `by` sees (else NoAccess: no
+    such family or member, a member of another family, a family not visible), asked for by a
+    lead-agency manager (else Forbidden)."""
+    errors = {}
+    if family_id is None:
+        errors["family"] = ["Choose the family of the person."]
+    if person_id is None:
+        errors["person"] = ["Choose the person the export is about."]
+    if format != ReportFormat.PDF:
+        errors["format"] = ["A subject access export is a PDF."]
+    if errors:
+        raise ValidationError(errors)
+    family, perms = access.family_with_permissions(by.user, family_id)
+    if access.VIEW not in perms:
+        raise access.NoAccess
+    if not access.may_request_subject_access(staff=by, family=family, perms=perms):
+        raise access.Forbidden("A subject access export is for managers of the lead agency.")
+    if not selectors.person_of_family_exists(person_id=person_id, family_id=family.id):
+        raise access.NoAccess
 
 
 def _choices(choices) -> str:
@@ -219,9 +252,14 @@ def _may_still(job: ReportJob) -> tuple[object | None, str]:
     if job.council_wide and staff.agency_id != job.agency_id:
         return None, "The person who asked for this report has moved to another agency."
     if job.family_id is not None:
-        _, perms = access.family_with_permissions(job.requested_by, job.family_id)
+        family, perms = access.family_with_permissions(job.requested_by, job.family_id)
         if access.VIEW not in perms:
             return None, "The person who asked for this report can no longer see the family."
+        if job.kind == ReportKind.SUBJECT_ACCESS and not (
+            access.may_request_subject_access(staff=staff, family=family, perms=perms)
+            and selectors.person_of_family_exists(person_id=job.person_id, family_id=job.family_id)
+        ):
+            return None, "The person who asked for this export may no longer have it."
     return job.requested_by, ""
 
 
@@ -307,7 +345,7 @@ def _finish(job: ReportJob, *, attempt: int, file_name: str, size: int) -> bool:
 def report_ready_summary(job: ReportJob) -> str:
     """The alert's words: what is ready, no case content (a family by its reference only)."""
     what = f"{job.get_kind_display()} ({job.format.upper()})"
-    if job.kind == ReportKind.FAMILY_SUMMARY:
+    if job.kind in FAMILY_KINDS:
         return f"{job.family.reference}: your {what.lower()} is ready to download."
     return (
         f"Your {what.lower()} report for {job.period_start:%-d %b %Y} to"

@@ -12,10 +12,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
-from cases import access
+from cases import access, access_log
 from cases.views import family_for_page, family_page
 from reports import forms, selectors, services
-from reports.models import ReportStatus
+from reports.api import report_get_logged
+from reports.models import ReportKind, ReportStatus
 
 REPORTS_SHOWN = 50
 STATUS_TAGS = {
@@ -87,7 +88,7 @@ def report_new(request):
 def report_page(request, report_id: int):
     """Where a report stands: waiting, being built (with its progress and a link to check
     again), ready (a link to download it) or failed (why, and a link to ask again)."""
-    job = selectors.report_get(user=request.user, report_id=report_id)
+    job = report_get_logged(request, report_id)
     return render(
         request,
         "reports/report.html",
@@ -95,21 +96,25 @@ def report_page(request, report_id: int):
             "report": job,
             "tag_class": STATUS_TAGS.get(job.status, "govuk-tag--grey"),
             "download_url": reverse("report-download", args=[job.id]),
-            "ask_again_url": (
-                reverse("family-summary-new", args=[job.family_id])
-                if job.family_id
-                else reverse("report-new")
-            ),
+            "ask_again_url": _ask_again_url(job),
             "finished": job.status in (ReportStatus.DONE, ReportStatus.FAILED),
         },
     )
+
+
+def _ask_again_url(job) -> str:
+    if job.kind == ReportKind.SUBJECT_ACCESS:
+        return reverse("subject-access-page", args=[job.family_id, job.person_id])
+    if job.family_id:
+        return reverse("family-summary-new", args=[job.family_id])
+    return reverse("report-new")
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @family_page
 def family_summary_new(request, family_id: int):
     """A summary of the family's record and chronology, as the person sees it (PDF or CSV)."""
-    family, _ = family_for_page(request, family_id, access.VIEW)
+    family, _ = family_for_page(request, family_id, access.VIEW, object_type="report")
     form = forms.FamilySummaryForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
@@ -122,6 +127,7 @@ def family_summary_new(request, family_id: int):
                     family_id=family.id,
                 )
             except access.NoAccess as exc:
+                access_log.family_access_denied_later(request)
                 raise Http404 from exc
             except access.Forbidden as exc:
                 raise PermissionDenied(str(exc)) from exc

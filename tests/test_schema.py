@@ -91,6 +91,19 @@ def schema(tmp_path_factory, django_db_blocker) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+@pytest.fixture
+def client(client_for, db):
+    """The schema is served to people signed in (a staff member's token); anonymous: 401."""
+    from tests import factories as f
+
+    return client_for(f.staff_make().user)
+
+
+@pytest.mark.django_db
+def test_schema_is_not_served_without_sign_in(client_for):
+    assert client_for(None).get(SCHEMA_URL, {"format": "json"}).status_code == 401
+
+
 @pytest.mark.django_db
 def test_schema_is_served_as_json(client):
     response = client.get(SCHEMA_URL, {"format": "json"})
@@ -247,5 +260,6 @@ def test_enums_match_the_contract(schema):
         "other",
     }
     assert set(enums["VisibilityEnum"]["enum"]) == {"team", "restricted"}
-    roles = {"practitioner", "key_worker", "manager", "agency_admin"}
+    # The v1 staff roles, and the data protection officer (decision 0019).
+    roles = {"practitioner", "key_worker", "manager", "agency_admin", "dpo"}
     assert any(set(s.get("enum", [])) == roles for s in enums.values())

@@ -7,6 +7,8 @@ the outermost of them wrote); the count lives in the shared `throttle` store (Re
 database), so a second web process sees it; the admin's login counts in the same budget.
 
 The throttle's clock is frozen in the middle of a window, so no test straddles a window's end.
+The per-account lockout (django-axes) is off here; tests/agencies/test_lockout.py tests it, and
+the two together.
 """
 
 from __future__ import annotations
@@ -53,6 +55,14 @@ def stores(db):
     _stores_clear()
     yield
     _stores_clear()
+
+
+@pytest.fixture(autouse=True)
+def throttle_alone(settings):
+    """The throttle on its own: the lockout of one username from one address (django-axes),
+    which would lock these usernames at their 5th failure, is tested with it in
+    test_lockout.py."""
+    settings.AXES_ENABLED = False
 
 
 @pytest.fixture

@@ -62,6 +62,16 @@ def expected_lines() -> list[str]:
             rf".*queries \d+ for [\d,]+ families, \d+ for [\d,]+"
         )
     lines.append(r"load split over workers\s+2 workers\s.*CPU share \d+% / \d+%")
+    for endpoint in ENDPOINTS[:2]:  # the access log's cost (bench/http_load.py)
+        number = r"[\d,.]+"
+        for mode in ("on", "off"):
+            lines.append(
+                rf"access log: {endpoint}\s+log {mode}\s+{number}\s+{number}\s+{number}\s+{number}"
+            )
+        lines.append(
+            rf"access log overhead: {endpoint}\s+on vs off\s+1\s.*request time -?[\d.]+%"
+            rf".*INSERTs/request 1 "
+        )
     if SERVICES:
         lines.append(r"alert latency: POST → socket, idle\s+ours\s+[\d.]+")
         lines.append(r"alert latency: loaded\s+ours\s+[\d.]+")

@@ -3,7 +3,7 @@
 Rows are (endpoint, method); columns are the actors the access rule knows. The expected status
 of each cell is derived from the rule, not written by hand:
 
-- anonymous → 401 (except the public outcome framework);
+- anonymous → 401, on every endpoint (the outcome framework too);
 - not visible → 404, with the same body as for a family that does not exist;
 - visible but not allowed → 403, and nothing changes;
 - allowed → the endpoint's 2xx, and the write happens.
@@ -52,6 +52,7 @@ ENDED_PARTNER = "ended_partner"  # police practitioner, involvement ended
 OUTSIDER = "outsider"  # housing practitioner, never on the team
 AGENCY_ADMIN = "agency_admin"  # agency_admin of the lead agency
 SUPERUSER = "superuser"  # is_superuser + is_staff, no StaffMember
+DPO = "dpo"  # data protection officer of the lead agency: reads the access log, no case data
 ANONYMOUS = "anonymous"
 
 ACTORS = (
@@ -63,6 +64,7 @@ ACTORS = (
     OUTSIDER,
     AGENCY_ADMIN,
     SUPERUSER,
+    DPO,
     ANONYMOUS,
 )
 VISIBLE = frozenset({KEY_WORKER, MANAGER, LEAD_PRACTITIONER, PARTNER})
@@ -117,6 +119,7 @@ def world(borough) -> World:
     b = borough
     kw = b.key_worker
     agency_admin = f.staff_make(agency=b.early_help, role=Role.AGENCY_ADMIN)
+    dpo = f.staff_make(agency=b.early_help, role=Role.DPO)
     superuser = get_user_model().objects.create_superuser(
         username="platform-root", email="root@example.org", password=f.PASSWORD
     )
@@ -153,6 +156,7 @@ def world(borough) -> World:
         OUTSIDER: b.outsider.user,
         AGENCY_ADMIN: agency_admin.user,
         SUPERUSER: superuser,
+        DPO: dpo.user,
         ANONYMOUS: None,
     }
     ids = {
@@ -363,7 +367,8 @@ ENDPOINTS = (
         },
     ),
     Endpoint("chronology", "GET", F + "chronology/", VIEW),
-    Endpoint("outcome-list", "GET", "outcomes/", PUBLIC),
+    Endpoint("family-history", "GET", F + "history/", VIEW),
+    Endpoint("outcome-list", "GET", "outcomes/", AUTHENTICATED),
 )
 
 CASES = [
@@ -438,7 +443,15 @@ def test_superuser_sees_no_case_data(world, client_for):
     assert su.is_superuser and su.is_staff and not hasattr(su, "staff")
     client = client_for(su)
     assert client.get(API + "families/").json()["results"] == []
-    for path in ("", "members/", "needs/", "chronology/", "interventions/", "contacts/"):
+    for path in (
+        "",
+        "members/",
+        "needs/",
+        "chronology/",
+        "interventions/",
+        "contacts/",
+        "history/",
+    ):
         url = API + F.format(**world.ids) + path
         assert client.get(url).status_code == 404, url
 

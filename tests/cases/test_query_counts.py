@@ -172,6 +172,20 @@ def _contacts(c: Ctx, n: int) -> None:
 grow_contacts = grow_chronology = _contacts
 
 
+def grow_history(c: Ctx, n: int) -> None:
+    """n more changed fields: the family's level of need, changed n times."""
+    from cases.models import Family
+
+    for _ in range(n):
+        family = Family.objects.get(id=c.borough.family.id)
+        services.family_update(
+            family_id=family.id,
+            by=_kw(c),
+            expected_version=family.version,
+            level_of_need=1 + family.version % 4,
+        )
+
+
 def grow_outcomes(c: Ctx, n: int) -> None:
     for _ in range(n):
         i = next(_n)
@@ -210,10 +224,11 @@ class Measured:
 
 # Budgets: token auth with the staff membership (1, agencies/authentication.py) + the family with
 # the access check (1 per family-scoped view; 2 for the detail, which also loads names) + the page
-# itself and its prefetches + the audit row of a family-scoped request (1). Counted, then frozen:
-# a rise means a new query per request.
+# itself and its prefetches + the access log's one INSERT of a request about families (1: the
+# family's event, or one row per family a list shows). Counted, then frozen: a rise means a new
+# query per request.
 ENDPOINTS = (
-    Measured("families list", lambda c: API + "families/", grow_families, 2),
+    Measured("families list", lambda c: API + "families/", grow_families, 3),
     Measured(
         "family detail",
         _family_path,
@@ -244,6 +259,8 @@ ENDPOINTS = (
     Measured("interventions", lambda c: _family_path(c, "interventions/"), grow_interventions, 6),
     Measured("contacts", lambda c: _family_path(c, "contacts/"), grow_contacts, 5),
     Measured("chronology", lambda c: _family_path(c, "chronology/"), grow_chronology, 4),
+    # Six history tables, the plan actions' needs, the names of people and of agencies.
+    Measured("history", lambda c: _family_path(c, "history/?page_size=200"), grow_history, 12),
     Measured("outcomes", lambda c: API + "outcomes/", grow_outcomes, 2, rows=len),
     Measured("agencies list", lambda c: API + "agencies/", grow_agencies, 2, rows=len),
     Measured(
@@ -313,6 +330,7 @@ def test_every_get_endpoint_is_measured():
         "intervention-list": "interventions",
         "contact-list": "contacts",
         "chronology": "chronology",
+        "family-history": "history",
         "outcome-list": "outcomes",
         "agency-list": "agencies list",
         "staff-list": "staff list",

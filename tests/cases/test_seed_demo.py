@@ -71,7 +71,7 @@ def test_demo_accounts_see_what_their_roles_allow(client_for):
 
     manager = User.objects.get(username="eh.manager")
     assert len(family_ids(client_for(manager))) == Family.objects.count()
-    for username in ("admin", "eh.admin"):  # platform and agency admins see no case data
+    for username in ("admin", "eh.admin", "eh.dpo"):  # admins and the DPO see no case data
         assert family_ids(client_for(User.objects.get(username=username))) == set()
     assert User.objects.get(username="admin").is_superuser
 

@@ -43,6 +43,7 @@ from tests.cases.test_authz_matrix import (
     AGENCY_ADMIN,
     ANONYMOUS,
     CHANGERS,
+    DPO,
     ENDED_PARTNER,
     ENDPOINTS,
     KEY_WORKER,
@@ -422,6 +423,7 @@ def standard(django_db_setup, django_db_blocker):
         town = town_build(" (standard)")
         kw = town.key_worker
         agency_admin = f.staff_make(agency=town.early_help, role=Role.AGENCY_ADMIN)
+        dpo = f.staff_make(agency=town.early_help, role=Role.DPO)
         superuser = get_user_model().objects.create_superuser(
             username="platform-root-consent", email="root@example.org", password=f.PASSWORD
         )
@@ -463,6 +465,7 @@ def standard(django_db_setup, django_db_blocker):
             OUTSIDER: town.outsider.user,
             AGENCY_ADMIN: agency_admin.user,
             SUPERUSER: superuser,
+            DPO: dpo.user,
             ANONYMOUS: None,
         }
         for user in users.values():

@@ -62,6 +62,7 @@ PAGES = (
     Page("staff-change", "/staff/{staff}/", (AGENCY_ADMIN,), FORM),
     Page("staff-deactivate", "/staff/{leaver}/deactivate/", (AGENCY_ADMIN,), CONFIRM),
     Page("family-page", F, TEAM),
+    Page("family-history-page", F + "history/", TEAM),
     Page("family-edit", F + "edit/", LEAD, FORM),
     Page("contact-new", F + "contacts/new/", TEAM, FORM),
     Page("intervention-new", F + "interventions/new/", TEAM, FORM),
@@ -79,6 +80,10 @@ PAGES = (
     Page("sharing-confirm-page", F + "sharing/{decision}/confirm/", (MANAGER,), CONFIRM),
     Page("emergency-access-page", F + "emergency-access/", TEAM, FORM),
     Page("emergency-review-page", "/emergency-access/{grant}/review/", (MANAGER,), FORM),
+    Page("family-access-log-page", F + "access-log/", LEAD),
+    Page("audit-log-page", "/audit/", (MANAGER,)),  # filters only: nothing to leave empty
+    Page("unusual-access-page", "/audit/unusual/", (MANAGER,)),
+    Page("subject-access-page", F + "members/{member}/subject-access/", (MANAGER,), CONFIRM),
 )
 
 

@@ -225,7 +225,12 @@ def test_not_visible_is_the_404_page_the_same_as_no_such_family(record):
         assert _normalised(html, b.family.id) == _normalised(missing, b.family.id + 1000)
         assert "Smith household" not in html and b.family.reference not in html
         assert "emergency-access/" in html  # they may ask for emergency access
-        assert not AccessEvent.objects.filter(user=user).exists()
+        # Each attempt is in the access log, as a denial naming the family asked for.
+        attempts = AccessEvent.objects.filter(user=user).order_by("id")
+        assert list(attempts.values_list("family_id", "outcome", "footing", "status_code")) == [
+            (b.family.id, "denied", "", 404),
+            (b.family.id + 1000, "denied", "", 404),
+        ]
     response = Client().get(f"/families/{b.family.id}/")
     assert response.status_code == 302 and response["Location"].startswith("/sign-in/")
 

@@ -612,7 +612,7 @@ def test_a_home_list_pages_as_a_paginator_would(borough):
     from django.core.paginator import Paginator
     from django.test import RequestFactory
 
-    from cases.views import _page
+    from cases.views import page_of
 
     users = get_user_model().objects.order_by("id")
     ids = list(users.values_list("id", flat=True))
@@ -621,11 +621,11 @@ def test_a_home_list_pages_as_a_paginator_would(borough):
         expected = Paginator(ids, size)
         for asked in (None, "", "1", "2", "x", "999"):
             query = {} if asked is None else {"page": asked}
-            page = _page(RequestFactory().get("/", query), users, size)["page_obj"]
+            page = page_of(RequestFactory().get("/", query), users, size)["page_obj"]
             want = expected.get_page(asked)
             assert [u.id for u in page.object_list] == list(want.object_list), (size, asked)
             assert (page.number, page.paginator.count) == (want.number, expected.count)
     with CaptureQueriesContext(connection) as one_page:
-        page = _page(RequestFactory().get("/"), users, len(ids) + 1)["page_obj"]
+        page = page_of(RequestFactory().get("/"), users, len(ids) + 1)["page_obj"]
         assert page.paginator.count == len(ids)
     assert len(one_page) == 1

@@ -74,14 +74,16 @@ def test_live_js_updates_count_row_chronology_and_announces(js_page, live_app, w
     socket_open(page)
 
     record_contact(live_app, world, "Spoke to mum about mornings")
+    # Waits are given functions, not bare expressions: Playwright evaluates a bare expression
+    # with eval() at each poll, which the pages' Content-Security-Policy refuses.
     page.wait_for_function(
-        f"document.getElementById('alert-count').dataset.count === '{before + 1}'"
+        f"() => document.getElementById('alert-count').dataset.count === '{before + 1}'"
     )
     assert count.inner_text().startswith(str(before + 1))
     assert int(row.locator(".app-unread").inner_text()) == unread_before + 1
     latest = row.locator(".app-latest").inner_text()
     assert "Spoke to mum about mornings" in latest and "Riverside Primary School" in latest
-    page.wait_for_function("document.getElementById('live-announcer').textContent.length > 0")
+    page.wait_for_function("() => document.getElementById('live-announcer').textContent.length > 0")
     assert "Spoke to mum" in page.locator("#live-announcer").inner_text()
     stored = page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('teamaround'))")
     assert stored, "the last alert id seen is kept in sessionStorage"
@@ -95,7 +97,9 @@ def test_live_js_updates_count_row_chronology_and_announces(js_page, live_app, w
     page.goto(f"/families/{family}/")
     socket_open(page)
     record_contact(live_app, world, "Second call about the school run")
-    page.wait_for_function("document.querySelector('#chronology > li[data-alert-id]') !== null")
+    page.wait_for_function(
+        "() => document.querySelector('#chronology > li[data-alert-id]') !== null"
+    )
     first = page.locator("#chronology > li").first
     assert "Second call about the school run" in first.inner_text()
     assert "New" in first.inner_text()

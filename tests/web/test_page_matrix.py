@@ -70,6 +70,7 @@ ENDED_PARTNER = "ended_partner"  # police practitioner, involvement ended
 OUTSIDER = "outsider"  # housing practitioner, never on the team
 AGENCY_ADMIN = "agency_admin"  # agency admin of the lead agency
 SUPERUSER = "superuser"  # platform admin: superuser and staff, no agency
+DPO = "dpo"  # data protection officer of the lead agency: reads the access log, no case data
 ANONYMOUS = "anonymous"
 ACTORS = (
     KEY_WORKER,
@@ -80,6 +81,7 @@ ACTORS = (
     OUTSIDER,
     AGENCY_ADMIN,
     SUPERUSER,
+    DPO,
 )
 
 HIDDEN, FORBIDDEN, ALLOWED, NOT_TAKEN = "404", "403", "allowed", "405"
@@ -100,6 +102,7 @@ def world(borough, settings, tmp_path) -> World:
     kw = b.key_worker
     User = get_user_model()
     agency_admin = f.staff_make(agency=b.early_help, role=Role.AGENCY_ADMIN)
+    dpo = f.staff_make(agency=b.early_help, role=Role.DPO)
     superuser = User.objects.create_superuser(
         username="platform-root", email="root@example.org", password=f.PASSWORD
     )
@@ -155,6 +158,7 @@ def world(borough, settings, tmp_path) -> World:
         OUTSIDER: b.outsider.user,
         AGENCY_ADMIN: agency_admin.user,
         SUPERUSER: superuser,
+        DPO: dpo.user,
     }
     ids = {
         "family": b.family.id,
@@ -328,6 +332,10 @@ PAGES = (
     Page("home", ALWAYS, ALWAYS),
     Page("sign-in", ALWAYS, ALWAYS, anonymous="open"),
     Page("sign-out", None, ALWAYS, anonymous="open"),
+    # The second factor: the code page (nothing to ask of someone with no code due: on to their
+    # home page) and setting up an authenticator app, for everyone signed in.
+    Page("sign-in-code", ALWAYS, ALWAYS),
+    Page("authenticator-setup", ALWAYS, ALWAYS),
     # Home pages.
     Page("caseload", CASELOAD, None),
     Page("partner-families", PARTNER_HOME, None),
@@ -343,6 +351,7 @@ PAGES = (
     # The family page and its forms.
     Page("family-page", Api("GET", FAM), None),
     Page("family-edit", **_same(Api("PATCH", FAM))),
+    Page("family-history-page", Api("GET", FAM + "history/"), None),
     Page("contact-new", **_same(Api("POST", FAM + "contacts/")), valid=_contact_body),
     Page("intervention-new", **_same(Api("POST", FAM + "interventions/"))),
     Page("member-new", **_same(Api("POST", FAM + "members/"))),
@@ -413,6 +422,17 @@ PAGES = (
         Api("GET", FAM),
         valid=lambda w: {"format": "pdf"},
     ),
+    # The access log's readers: a family's log (key worker, lead-agency managers), the
+    # agency-wide log and the unusual access (managers, data protection officers), and the
+    # subject access export of a member (lead-agency managers).
+    Page("family-access-log-page", Api("GET", FAM + "access-log/"), None),
+    Page("audit-log-page", Api("GET", "audit/"), None),
+    Page("unusual-access-page", Api("GET", "audit/unusual/"), None),
+    Page(
+        "subject-access-page",
+        **_same(Api("POST", FAM + "members/{member_id}/subject-access/")),
+        valid=_nothing,
+    ),
 )
 
 # The service's pages by url name, those built and those planned: a row for one of these whose
@@ -420,10 +440,11 @@ PAGES = (
 CONTRACT_PAGES = frozenset(
     """root home sign-in sign-out caseload partner-families manager-overview alert-page
     alert-page-read alert-page-read-all staff-page staff-add staff-change staff-deactivate
-    family-page
+    family-page family-history-page
     family-edit contact-new intervention-new member-new team-new team-end need-new need-status
     assessment-new action-new action-edit sharing-new sharing-withdraw-page sharing-confirm-page
     emergency-access-page emergency-review-page report-page-list report-new report-page
+    family-access-log-page audit-log-page unusual-access-page subject-access-page
     family-summary-new""".split()
 )
 

@@ -81,6 +81,7 @@ STAFF = [
     ("eh.practitioner", EH, Role.PRACTITIONER, "Chloe", "Dunn", "Family support worker"),
     ("eh.manager", EH, Role.MANAGER, "Helen", "Marsh", "Early help team manager"),
     ("eh.admin", EH, Role.AGENCY_ADMIN, "Gareth", "Lloyd", "Early help systems admin"),
+    ("eh.dpo", EH, Role.DPO, "Farah", "Qureshi", "Data protection officer"),
     ("school.practitioner", SCHOOL, Role.PRACTITIONER, "Ruth", "Ellison", "Safeguarding lead"),
     ("police.officer", POLICE, Role.PRACTITIONER, "Daniel", "Hart", "Police officer"),
     ("hv.nurse", HEALTH, Role.PRACTITIONER, "Aisha", "Rahman", "Health visitor"),
