@@ -593,13 +593,17 @@ def family_with_permissions(user, family_id: int) -> tuple[Family | None, Family
     )
 
 
-def family_write_check(*, user, family: Family, permission: str) -> None:
-    """For services, under the family's row lock: raise NoAccess unless `user` may still act.
+def family_write_check(*, user, family: Family, permission: str) -> FamilyPerms:
+    """For services, under the family's row lock: raise NoAccess unless `user` may still act;
+    else what they may do on it (for the service's further questions, asked without reading
+    the grants again).
 
     A withdrawal or a team change commits under the same lock, so no write slips in after it.
     """
-    if permission not in family_permissions(user, family):
+    perms = family_permissions(user, family)
+    if permission not in perms:
         raise NoAccess
+    return perms
 
 
 def sees_every_restricted_entry(*, user_id, agency_id, role, family: Family) -> bool:

@@ -237,7 +237,9 @@ def family_update(*, family_id: int, by: StaffMember, expected_version: int, **c
     manager, or the key worker handing over to a colleague); both key workers are alerted and
     the chronology says who changed it, from whom, to whom.
     """
-    family = family_for_write(family_id=family_id, by=by, permission=access.CHANGE, open_only=False)
+    family, perms = family_and_perms_for_write(
+        family_id=family_id, by=by, permission=access.CHANGE, open_only=False
+    )
     if family.version != expected_version:
         raise StaleVersion()
     unknown = set(changes) - FAMILY_EDITABLE
@@ -258,7 +260,7 @@ def family_update(*, family_id: int, by: StaffMember, expected_version: int, **c
         if not access.may_allocate_key_worker(
             staff=by,
             family=family,
-            perms=access.family_permissions(by.user, family),
+            perms=perms,
             new_key_worker=new_key_worker,
         ):
             raise access.Forbidden(
@@ -450,9 +452,18 @@ def _family_locked(family_id: int) -> Family:
 def family_for_write(
     *, family_id: int, by: StaffMember, permission: str, open_only: bool = True
 ) -> Family:
-    """The family, row-locked, once `by` is checked to still hold `permission` on it; with
-    `open_only`, refused (`access.StateConflict`, 409) while the family is closed: work is
-    recorded on an open family, so it is reopened first.
+    """The family, row-locked, for a write (`family_and_perms_for_write`)."""
+    return family_and_perms_for_write(
+        family_id=family_id, by=by, permission=permission, open_only=open_only
+    )[0]
+
+
+def family_and_perms_for_write(
+    *, family_id: int, by: StaffMember, permission: str, open_only: bool = True
+) -> tuple[Family, access.FamilyPerms]:
+    """The family, row-locked, and what `by` may do on it, once `by` is checked to still hold
+    `permission` on it; with `open_only`, refused (`access.StateConflict`, 409) while the family
+    is closed: work is recorded on an open family, so it is reopened first.
 
     Every write to a family takes this lock first, before any row of its children (bases,
     emergency grants, plan actions), and so do withdrawal, expiry and team changes: one lock
@@ -465,12 +476,12 @@ def family_for_write(
     it and went through (tests/consent/test_withdrawal_race.py caught it).
     """
     family = _family_locked(family_id)
-    access.family_write_check(user=by.user, family=family, permission=permission)
+    perms = access.family_write_check(user=by.user, family=family, permission=permission)
     if open_only and family.status == FamilyStatus.CLOSED:
         raise access.StateConflict(
             f"Family {family.reference} is closed: reopen it before recording work."
         )
-    return family
+    return family, perms
 
 
 class InvolvementConflict(access.StateConflict):
@@ -552,8 +563,8 @@ def need_update(
     """A need's status, with optimistic concurrency (`StaleVersion`): results claims rest on it,
     so `access.may_change_need_status` decides who (the key worker and the lead agency)."""
     family_id = Need.objects.values_list("family_id", flat=True).get(id=need_id)
-    family = family_for_write(family_id=family_id, by=by, permission=access.RECORD)
-    if not access.may_change_need_status(perms=access.family_permissions(by.user, family)):
+    family, perms = family_and_perms_for_write(family_id=family_id, by=by, permission=access.RECORD)
+    if not access.may_change_need_status(perms=perms):
         raise access.Forbidden("Only the key worker and the lead agency change a need's status.")
     need = Need.objects.select_for_update().select_related("outcome").get(id=need_id)
     need.family = family
@@ -658,12 +669,12 @@ def plan_action_update(
     *, action_id: int, by: StaffMember, expected_version: int, **changes
 ) -> PlanAction:
     family_id = PlanAction.objects.values_list("family_id", flat=True).get(id=action_id)
-    family = family_for_write(family_id=family_id, by=by, permission=access.RECORD)
+    family, perms = family_and_perms_for_write(family_id=family_id, by=by, permission=access.RECORD)
     action = PlanAction.objects.select_for_update().get(id=action_id)
     action.family = family
     if not access.may_update_plan_action(
         staff=by,
-        perms=access.family_permissions(by.user, family),
+        perms=perms,
         owner_agency_id=action.owner_agency_id,
     ):
         raise access.Forbidden("Only the owner agency, the key worker or the lead agency.")
