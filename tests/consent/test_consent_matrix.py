@@ -26,7 +26,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.urls import URLPattern, resolve
+from django.urls import resolve
 from django.utils import timezone
 
 from agencies.roles import Role
@@ -60,6 +60,7 @@ from tests.cases.test_authz_matrix import (
     snapshot,
 )
 from tests.consent.helpers import API, kept_db, record_ids, town_build
+from tests.routes import routes_served
 
 F = "families/{family}/"
 REASON = "Child disclosed harm at school; need the plan now."
@@ -397,15 +398,7 @@ def test_emergency_reads_are_marked_and_writes_refused_in_the_live_situation(
 
 
 def test_situation_table_covers_every_families_route_and_method():
-    served = set()
-    for module in (case_urls, consent_urls):
-        for pattern in module.urlpatterns:
-            assert isinstance(pattern, URLPattern)
-            view = pattern.callback.view_class
-            for method in view.http_method_names:
-                if method in {"options", "head", "trace"} or not hasattr(view, method):
-                    continue
-                served.add((pattern.name, method.upper()))
+    served = routes_served(case_urls, consent_urls)
     tabled = {(e.name, e.method) for e in FAMILY_ENDPOINTS}
     assert tabled | NOT_FAMILY_SCOPED == served
     assert not tabled & NOT_FAMILY_SCOPED
