@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from bench import procs
+from tests.web.live import listening
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,6 +60,11 @@ def served(tmp_path):
     )
     try:
         _wait("two workers", lambda: len(procs.children(proc.pid)) == 2)
+        # Each worker listens on a socket of its own: both listening before any test connects.
+        _wait(
+            "both workers listening",
+            lambda: listening(workers := procs.children(proc.pid), port) == set(workers),
+        )
         _wait("the app", lambda: _answers(port))
         yield proc, port
     finally:

@@ -96,6 +96,14 @@ def _socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
+def listening(pids, port: int) -> set[int]:
+    """Those of `pids` holding a listening socket on `port`."""
+    sockets = {
+        inode for local, _, state, inode in _tcp_sockets() if local == port and state == TCP_LISTEN
+    }
+    return {pid for pid in pids if _socket_inodes(pid) & sockets}
+
+
 @dataclass
 class LiveServer:
     """A running app: `url` (no trailing slash), `users` (seed key → username), `ids` (seed key
@@ -256,12 +264,7 @@ class LiveServer:
 
     def serving(self) -> set[int]:
         """The workers holding a listening socket on the server's port."""
-        listening = {
-            inode
-            for local, _, state, inode in _tcp_sockets()
-            if local == self.port and state == TCP_LISTEN
-        }
-        return {pid for pid in self.workers() if _socket_inodes(pid) & listening}
+        return listening(self.workers(), self.port)
 
     def connections(self) -> dict[int, set[int]]:
         """Worker pid → the client ports of the open (established) connections it holds; every
