@@ -51,8 +51,12 @@ run:
 worker: install
 	$(BIN)/celery -A config worker --beat --loglevel=INFO --concurrency=2
 
+# The tests run in TEST_PROCESSES processes (pytest-xdist; one per core, at most 4), a file's
+# tests together in one process (they share its module fixtures: a seeded borough, a live app).
+# Each process has its own test database and Redis databases (config/settings.py).
+TEST_PROCESSES ?= $(shell n=$$(nproc); [ $$n -gt 4 ] && n=4; echo $$n)
 test: install
-	FAST_PASSWORD_HASHER=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	FAST_PASSWORD_HASHER=1 $(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 check: install
 	$(BIN)/ruff check .

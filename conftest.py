@@ -10,6 +10,18 @@ from agencies.roles import Role
 from tests import factories as f
 
 
+@pytest.fixture(autouse=True)
+def reference_data(request):
+    """Every test with a database finds the data migrations' rows (tests/factories.py
+    `reference_data_ensure`), whichever test ran before it in its process."""
+    marker = request.node.get_closest_marker("django_db")
+    names = request.fixturenames
+    if marker is None and "db" not in names and "transactional_db" not in names:
+        return
+    request.getfixturevalue("transactional_db" if "transactional_db" in names else "db")
+    f.reference_data_ensure()
+
+
 @pytest.fixture
 def client_for():
     """`client_for(user)` → an APIClient sending that user's real token; `None` → anonymous."""

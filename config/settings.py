@@ -9,6 +9,7 @@ import os
 import warnings
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlparse, urlunparse
 
 import dj_database_url
 from csp import constants as csp
@@ -170,6 +171,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer and Celery broker -------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# `make test` runs the tests in parallel processes (pytest-xdist, `gw0`, `gw1`, ...). Each gets
+# a test database of its own (pytest-django's `_gwN` suffix) and so Redis databases of its own:
+# two each (its own and its live server's, tests/web/live.py), so that one process's alerts,
+# channel groups and Celery queue never reach another's. Set once, in the test process: the
+# servers and workers it starts inherit the adjusted address and keep it.
+_test_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if (
+    REDIS_URL
+    and _test_worker.startswith("gw")
+    and os.environ.get("REDIS_URL_WORKER") != _test_worker
+):
+    _redis = urlparse(REDIS_URL)
+    _redis_db = int(_redis.path.strip("/") or 0) + 2 * int(_test_worker[2:])
+    REDIS_URL = urlunparse(_redis._replace(path=f"/{_redis_db % 16}"))
+    os.environ["REDIS_URL"], os.environ["REDIS_URL_WORKER"] = REDIS_URL, _test_worker
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {

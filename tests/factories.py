@@ -76,13 +76,7 @@ class PersonFactory(factory.django.DjangoModelFactory):
 
 
 def outcome(code: str = "education") -> HeadlineOutcome:
-    found = HeadlineOutcome.objects.filter(framework_version="2022", code=code).first()
-    if found is not None:
-        return found
-    # A transactional test that ran before flushed the rows the data migration loaded.
-    from django.apps import apps
-
-    importlib.import_module("cases.migrations.0002_outcomes_2022").load(apps, None)
+    reference_data_ensure()
     return HeadlineOutcome.objects.get(framework_version="2022", code=code)
 
 
@@ -113,6 +107,22 @@ def consent_make(*, family: Family, by: StaffMember, agencies, giver: Person | N
     )
 
 
+def reference_data_ensure() -> None:
+    """The rows the data migrations load (the 2022 headline outcomes, the 2022 claim framework)
+    are there. A transactional test flushes every table when it ends; pytest-django runs those
+    tests last in a process, but with the tests shared among processes (`make test`, pytest-xdist)
+    a process may run one before others: each test with a database, and each module's kept data,
+    asks for them first (the root conftest's `reference_data`, `kept_db`)."""
+    from django.apps import apps
+
+    from reports.models import ClaimFramework
+
+    if not HeadlineOutcome.objects.filter(framework_version="2022").exists():
+        importlib.import_module("cases.migrations.0002_outcomes_2022").load(apps, None)
+    if not ClaimFramework.objects.filter(version="2022").exists():
+        importlib.import_module("reports.migrations.0002_claim_framework_2022").load(apps, None)
+
+
 @contextmanager
 def kept_db(django_db_blocker):
     """Build data once for a module: everything inside is rolled back when the block ends.
@@ -121,5 +131,6 @@ def kept_db(django_db_blocker):
     before the next test while the module's data stays.
     """
     with django_db_blocker.unblock(), transaction.atomic():
+        reference_data_ensure()
         yield
         transaction.set_rollback(True)

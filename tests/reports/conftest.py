@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import re
 from contextlib import contextmanager
@@ -50,14 +49,10 @@ def reports_in_process(request):
 
 
 def framework_ensure():
-    from django.apps import apps
-
     from reports.models import ClaimFramework
     from tests import factories as f
 
-    f.outcome("education")  # the 2022 headline outcomes
-    if not ClaimFramework.objects.filter(version="2022").exists():
-        importlib.import_module("reports.migrations.0002_claim_framework_2022").load(apps, None)
+    f.reference_data_ensure()
     return ClaimFramework.objects.get(version="2022")
 
 

@@ -179,6 +179,10 @@ class LiveServer:
 
         parsed = urlparse(url)
         base = os.environ.get("TEST_DATABASE_NAME") or f"test_{parsed.path.lstrip('/')}"
+        # Tests run in parallel processes (pytest-xdist): each its own, as its test database.
+        base += (
+            f"_{os.environ['PYTEST_XDIST_WORKER']}" if "PYTEST_XDIST_WORKER" in os.environ else ""
+        )
         # A second server in the same run (tests/e2e imports the fixture, so it has its own
         # session-scoped copy) gets a database of its own instead of dropping the first one's.
         started = next(_SERVERS_STARTED)
