@@ -15,7 +15,8 @@ summaries, stored report files that name the family) in receivers of
 `cases.signals.family_pseudonymised`, in the same transaction.
 
 A family is done once: the chronology entry `family.pseudonymised` (no personal data) marks it,
-and a family closed again after being reopened is done again once its new closure is old enough.
+with the family's version; a family reopened and closed again since (its version moved on) is
+done again once its new closure is old enough.
 A family that is open, or was reopened before the run took its lock, is never touched.
 """
 
@@ -65,9 +66,11 @@ def retention_cutoff(today: date) -> date:
 
 
 def _already_done():
-    """The family's retention entry dated on or after its (latest) closure."""
+    """The family's retention entry for the family as it is: the entry's `object_id` is the
+    family's version the run left, which any later write to the family (a reopen first) moves
+    on."""
     return ChronologyEntry.objects.filter(
-        family_id=OuterRef("pk"), type=RETENTION_EVENT, at__date__gte=OuterRef("closed_on")
+        family_id=OuterRef("pk"), type=RETENTION_EVENT, object_id=OuterRef("version")
     )
 
 
@@ -112,8 +115,9 @@ def family_pseudonymise(*, family_id: int, today: date | None = None) -> bool:
 
     # The household. Its version moves on, so an edit begun before (If-Match) is refused (412).
     household = {"name": HOUSEHOLD, "address": "", "postcode": ""}
+    version = family.version + 1
     Family.objects.filter(id=family.id).update(
-        **household, version=family.version + 1, updated_at=timezone.now()
+        **household, version=version, updated_at=timezone.now()
     )
     _history(Family).filter(id=family.id).update(**household)
 
@@ -160,7 +164,7 @@ def family_pseudonymise(*, family_id: int, today: date | None = None) -> bool:
         type=RETENTION_EVENT,
         agency=None,  # the system's own act
         summary=f"Personal details removed: closed more than {years} years",
-        object_id=family.id,
+        object_id=version,  # the mark: done for the family as it now is (`_already_done`)
     )
     family.refresh_from_db()
     # consent, alerts and reports remove their own (their receivers), in this transaction.

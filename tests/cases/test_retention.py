@@ -396,13 +396,26 @@ def test_closed_again_after_pseudonymised_is_done_again(closed, borough, client_
         relationship="child",
     )
     family = _close(kw, Family.objects.get(id=family.id))
-    # Its entry is dated in the future here (the run was told a later day), so the later
-    # closure counts as done until the entry's date; a real run is dated on its own day.
-    ChronologyEntry.objects.filter(family=family, type=retention.RETENTION_EVENT).update(
-        at=timezone.now() - timedelta(days=1)
-    )
+    assert retention.families_pseudonymise_due(today=later(family.closed_on, YEARS)) == 0
     assert retention.families_pseudonymise_due(today=later(family.closed_on, YEARS + 1)) == 1
     assert _texts_holding(["Newcomer", SURNAME]) == []
+
+
+def test_a_name_typed_into_a_pseudonymised_family_goes_at_the_next_run(closed, borough, client_for):
+    """A closed family's details can still be edited; an edit after the run moves its version
+    on, and the next run removes what was typed."""
+    day = later(closed.closed_on, YEARS) + timedelta(days=1)
+    retention.families_pseudonymise_due(today=day)
+    family = Family.objects.get(id=closed.id)
+    response = client_for(borough.key_worker.user).patch(
+        f"{API}families/{family.id}/",
+        {"name": NAME},
+        format="json",
+        HTTP_IF_MATCH=f'"{family.version}"',
+    )
+    assert response.status_code == 200
+    assert retention.families_pseudonymise_due(today=day + timedelta(days=1)) == 1
+    assert _texts_holding([NAME]) == []
 
 
 # --- through the API and the pages ---------------------------------------------------------------
