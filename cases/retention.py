@@ -76,7 +76,7 @@ def _already_done():
 
 def families_due(*, today: date, limit: int) -> list[int]:
     """Ids of up to `limit` families closed before `retention_cutoff(today)` and not yet
-    pseudonymised since that closure, the longest closed first."""
+    pseudonymised as they now are (`_already_done`), the longest closed first."""
     return list(
         Family.objects.filter(status=FamilyStatus.CLOSED, closed_on__lt=retention_cutoff(today))
         .exclude(Exists(_already_done()))
@@ -147,8 +147,9 @@ def family_pseudonymise(*, family_id: int, today: date | None = None) -> bool:
     Intervention.objects.filter(family_id=family.id).update(title=REMOVED, outcome="")
     Contact.objects.filter(family_id=family.id).update(summary=REMOVED)
 
-    entries = ChronologyEntry.objects.filter(family_id=family.id)
-    types = sorted(set(entries.values_list("type", flat=True)))
+    # Each entry's summary becomes its type in words (the run's own entries keep theirs).
+    entries = ChronologyEntry.objects.filter(family_id=family.id).exclude(type=RETENTION_EVENT)
+    types = list(entries.order_by("type").values_list("type", flat=True).distinct())
     if types:
         entries.update(
             summary=Case(

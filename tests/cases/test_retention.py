@@ -416,6 +416,8 @@ def test_a_name_typed_into_a_pseudonymised_family_goes_at_the_next_run(closed, b
     assert response.status_code == 200
     assert retention.families_pseudonymise_due(today=day + timedelta(days=1)) == 1
     assert _texts_holding([NAME]) == []
+    marks = ChronologyEntry.objects.filter(family=family, type=retention.RETENTION_EVENT)
+    assert [m.summary for m in marks] == ["Personal details removed: closed more than 6 years"] * 2
 
 
 # --- through the API and the pages ---------------------------------------------------------------
