@@ -90,3 +90,9 @@ def staff_sockets_revoke(sender, *, user_id: int, **kwargs) -> None:
     """Once the deactivation is committed, tell the user's open alert sockets to re-check and
     close."""
     transaction.on_commit(lambda: push.user_revoke(user_id), robust=True)
+
+
+@receiver(case_signals.family_pseudonymised, dispatch_uid="alerts.family_pseudonymised")
+def family_pseudonymised_alerts(sender, *, family, **kwargs) -> None:
+    """The family's alert texts lose what they quoted of the record (decision 0022)."""
+    services.family_alerts_pseudonymise(family=family)

@@ -6,6 +6,7 @@ import secrets
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Case, CharField, Value, When
 from django.utils import timezone
 
 from alerts import push
@@ -140,3 +141,19 @@ def ticket_redeem(*, key: str):
     if not used:
         return None
     return AlertTicket.objects.select_related("user").get(key=key).user
+
+
+def family_alerts_pseudonymise(*, family: Family) -> int:
+    """Every alert about a family pseudonymised under the retention rule says only the family's
+    reference and the alert's kind: a summary may quote a member's name or a note (decision
+    0022). One UPDATE; the rows (who was told, when, read) stay."""
+    return Alert.objects.filter(family_id=family.id).update(
+        summary=Case(
+            *(
+                When(kind=kind, then=Value(f"{family.reference}: {label}"))
+                for kind, label in AlertKind.choices
+            ),
+            default=Value(f"{family.reference}: Alert"),
+            output_field=CharField(),
+        )
+    )

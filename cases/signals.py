@@ -21,3 +21,8 @@ key_worker_changed = Signal()
 # An agency left the team and the grants were recomputed. Arguments: family, involvement (the
 # ended one, with its agency), change (the `access.GrantChange` of that sync: who lost sight).
 team_left = Signal()
+
+# A family closed longer than the retention period had its personal details replaced
+# (`cases.retention.family_pseudonymise`), under its row lock. Arguments: family (as it is now).
+# Each app above removes its own personal data of the family in this transaction (decision 0022).
+family_pseudonymised = Signal()

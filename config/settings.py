@@ -212,6 +212,8 @@ CELERY_BEAT_SCHEDULE = {
     "reports-sweep": {"task": "reports.tasks.reports_sweep", "schedule": 60.0},
     # The access log's hash chain: events written since the last run are sealed (decision 0017).
     "access-log-seal": {"task": "audit.tasks.access_events_seal", "schedule": 30.0},
+    # Families closed longer than RETENTION_CLOSED_YEARS are pseudonymised (decision 0022).
+    "retention": {"task": "cases.tasks.families_pseudonymise_due", "schedule": 3600.0},
 }
 # The access log (audit.AccessEvent) is always written; only `make bench` turns it off, on a
 # server of its own, to measure what it costs (bench/http_load.py).
@@ -444,6 +446,10 @@ EMERGENCY_ACCESS_DAILY_LIMIT = int(os.environ.get("EMERGENCY_ACCESS_DAILY_LIMIT"
 # distinct families within BURST_READ_MINUTES minutes is a burst of reads.
 BURST_READ_FAMILIES = int(os.environ.get("BURST_READ_FAMILIES", "20"))
 BURST_READ_MINUTES = int(os.environ.get("BURST_READ_MINUTES", "10"))
+# Retention (cases/retention.py, decision 0022): a family closed longer than this many years has
+# its personal details replaced, RETENTION_BATCH families at most per hourly run.
+RETENTION_CLOSED_YEARS = int(os.environ.get("RETENTION_CLOSED_YEARS", "6"))
+RETENTION_BATCH = int(os.environ.get("RETENTION_BATCH", "200"))
 
 LOGGING = {
     "version": 1,

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from agencies.models import Agency, StaffMember
@@ -22,6 +23,7 @@ from alerts.models import AlertKind
 from cases import access
 from cases import services as case_services
 from cases.models import Family, Person
+from cases.retention import REMOVED
 from consent.models import BasisKind, EmergencyAccess, Purpose, SharingBasis
 
 CONSENT_DEFAULT_MONTHS = 12
@@ -615,3 +617,21 @@ def emergency_access_review(
         grant.save(update_fields=["expires_at"])
         access.family_access_sync(family=family)
     return grant
+
+
+def _removed_unless_empty(field: str) -> Case:
+    return Case(When(**{field: ""}, then=Value("")), default=Value(REMOVED))
+
+
+def family_consent_pseudonymise(*, family: Family) -> None:
+    """A family pseudonymised under the retention rule (decision 0022): the free text of its
+    sharing bases (the justification, the reason for a withdrawal), in the bases and in their
+    field history, and of its emergency access (the reason, the review's notes) is replaced. The
+    kinds, purposes, dates, givers (members, pseudonymised themselves) and deciders stay: they
+    are the record of what was lawful when."""
+    texts = {f: _removed_unless_empty(f) for f in ("justification", "withdrawal_reason")}
+    SharingBasis.objects.filter(family_id=family.id).update(**texts)
+    SharingBasis.history.model.objects.filter(family_id=family.id).update(**texts)
+    EmergencyAccess.objects.filter(family_id=family.id).update(
+        reason=REMOVED, review_notes=_removed_unless_empty("review_notes")
+    )

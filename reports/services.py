@@ -23,6 +23,7 @@ from agencies.models import StaffMember
 from alerts import services as alert_services
 from alerts.models import AlertKind
 from cases import access, validators
+from cases.models import Involvement
 from reports import selectors
 from reports.models import COUNCIL_WIDE, ReportFormat, ReportJob, ReportKind, ReportStatus
 
@@ -371,3 +372,44 @@ def reports_sweep(*, now=None) -> dict:
     for job_id in stuck:
         report_build.delay(job_id)
     return {"requeued": len(stuck)}
+
+
+# --- retention -----------------------------------------------------------------------------------
+
+RETENTION_REMOVED = (
+    "This report named a family whose personal details were since removed under the retention"
+    " rule, so its file is no longer kept. Ask for the report again."
+)
+
+
+def family_reports_pseudonymise(*, family) -> int:
+    """A family pseudonymised under the retention rule (decision 0022): the reports that name it
+    lose their files: its own (family summaries, subject access exports) and the results-claims
+    reports of every agency that led it or was on its team (a claims report lists its agency's
+    families by name, whatever its period). The jobs stay, failed with the reason (the page
+    offers to ask again); the files are deleted once this commits. A build in flight is stopped
+    the same way: it finds its job no longer running and keeps nothing (`_finish`)."""
+    agencies = {family.lead_agency_id} | set(
+        Involvement.objects.filter(family_id=family.id).values_list("agency_id", flat=True)
+    )
+    jobs = ReportJob.objects.filter(
+        Q(family_id=family.id) | Q(kind=ReportKind.CLAIMS, agency_id__in=agencies),
+        status__in=[ReportStatus.QUEUED, ReportStatus.RUNNING, ReportStatus.DONE],
+    )
+    files = [name for name in jobs.values_list("file_name", flat=True) if name]
+    now = timezone.now()
+    count = jobs.update(
+        status=ReportStatus.FAILED,
+        error=RETENTION_REMOVED,
+        file_name="",
+        file_size=0,
+        finished_at=now,
+        heartbeat_at=now,
+    )
+
+    def delete_files() -> None:
+        for name in files:
+            storage().delete(name)
+
+    transaction.on_commit(delete_files)
+    return count

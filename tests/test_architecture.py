@@ -475,6 +475,11 @@ def test_every_route_asks_access_before_case_data(world, client_for, recorder):
 # run into their seal table (audit.services.access_events_seal). It reads nothing of a family's
 # record and nothing leaves it, so it asks no access; the test holds it to the log's tables.
 ACCESS_LOG_TASKS = frozenset({"audit.tasks.access_events_seal"})
+# The retention task acts for no one and shows nothing to anyone: it replaces the personal details
+# of families closed longer than the retention period, whoever may see them (cases/retention.py,
+# decision 0022; what it keeps and removes: tests/cases/test_retention.py). It asks no access;
+# here, where no family is due, it may only read.
+RETENTION_TASKS = frozenset({"cases.tasks.families_pseudonymise_due"})
 
 
 def _without_log_tables(statement: str) -> str:
@@ -513,6 +518,15 @@ def test_every_task_asks_access_before_case_data(world, recorder):
             ]
             if other:
                 failures.append(f"{name}: beyond the access log: {other[0]}"[:400])
+            continue
+        if name in RETENTION_TASKS:
+            writes = [
+                what
+                for kind, what in trace.events
+                if kind == "sql" and re.match(r"\s*(insert|update|delete)\b", what, re.I)
+            ]
+            if writes:
+                failures.append(f"{name}: wrote with no family due: {writes[0]}"[:400])
             continue
         # A periodic task claims its work (rows due) before deciding on each: it must ask
         # cases.access before it acts, i.e. at all when it touched case data; what it may send

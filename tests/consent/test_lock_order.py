@@ -238,8 +238,8 @@ def test_each_write_locks_the_family_before_its_children(borough, client_for, wr
     assert _lock_order_problems(locks, child) == [], locks
 
 
-def _another_waits_for_a_lock(timeout: float = 10.0) -> bool:
-    """Wait until another connection to this database is waiting on a lock."""
+def _another_waits_for_a_lock(timeout: float = 10.0, *, count: int = 1) -> bool:
+    """Wait until another connection to this database (`count` others) is waiting on a lock."""
     deadline = time.monotonic() + timeout
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
@@ -248,7 +248,7 @@ def _another_waits_for_a_lock(timeout: float = 10.0) -> bool:
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                 " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
             )
-            if cursor.fetchone()[0]:
+            if cursor.fetchone()[0] >= count:
                 return True
             time.sleep(0.01)
     return False
