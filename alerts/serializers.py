@@ -31,6 +31,13 @@ def alerts_json(alerts) -> list[dict]:
     return [serializer.to_representation(alert) for alert in alerts]
 
 
+class AlertFilterSerializer(serializers.Serializer):
+    """The alerts list's query string: `unread` is `true` or `false` (or 1/0, yes/no); anything
+    else is a 400 naming it."""
+
+    unread = serializers.BooleanField(required=False, default=False)
+
+
 class TicketSerializer(serializers.Serializer):
     ticket = serializers.CharField()
     expires_at = serializers.DateTimeField()
