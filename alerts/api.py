@@ -23,7 +23,7 @@ class AlertList(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        data = AlertFilterSerializer(data=self.request.query_params.dict())
+        data = AlertFilterSerializer(data=self.request.query_params)
         data.is_valid(raise_exception=True)
         return selectors.alert_list(user=self.request.user, unread=data.validated_data["unread"])
 

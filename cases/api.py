@@ -130,7 +130,7 @@ class FamilyListCreate(generics.ListAPIView):
         return page
 
     def get_queryset(self):
-        data = serializers.FamilyFilterSerializer(data=self.request.query_params.dict())
+        data = serializers.FamilyFilterSerializer(data=self.request.query_params)
         data.is_valid(raise_exception=True)
         filters = data.validated_data
         return selectors.family_list(

@@ -26,7 +26,7 @@ from cases.models import (
     Visibility,
 )
 from cases.selectors import outcome_list
-from core.serializers import InputSerializer, OutputSerializer
+from core.serializers import InputSerializer, OutputSerializer, QuerySerializer
 
 # Ids are 64-bit at most: a larger integer is refused as input, never sent to the database
 # (SQLite raises OverflowError on it, which would be a 500).
@@ -309,7 +309,7 @@ class FieldChangeSerializer(serializers.Serializer):
 # --- inputs ------------------------------------------------------------------------------------
 
 
-class FamilyFilterSerializer(serializers.Serializer):
+class FamilyFilterSerializer(QuerySerializer):
     """The families list's query string: a value the schema does not offer is a 400 naming the
     filter, never silently ignored."""
 

@@ -20,8 +20,9 @@ with the one error body (`core.exceptions.exception_handler`) as their schema:
 - 429, every operation with a throttle: too many attempts (sign-in).
 
 A view may name further ones in `extra_error_statuses` (e.g. a 404 for a family named in the
-body); an answer the view's `extend_schema` already documents keeps its description and gets
-the error body if it had none. A new endpoint needs nothing else.
+body); an error answer the view's `extend_schema` documents keeps its description and gets the
+error body if it had none. A new endpoint needs nothing more than its request body parsed by a
+`core.serializers.InputSerializer` (else a warning here) and its filters by a `QuerySerializer`.
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ class AutoSchema(openapi.AutoSchema):
             return None
         responses = operation.setdefault("responses", {})
         for code in self.error_statuses(operation):
-            documented = responses.setdefault(code, {"description": DESCRIPTIONS[code]})
-            if "content" not in documented:
+            responses.setdefault(code, {"description": DESCRIPTIONS[code]})
+        for code, documented in responses.items():
+            if str(code) >= "400" and "content" not in documented:
                 documented["content"] = {"application/json": {"schema": self._error_ref(code)}}
         operation["responses"] = dict(sorted(responses.items()))
         if "requestBody" in operation:

@@ -195,7 +195,18 @@ class OutputSerializer(serializers.ModelSerializer):
         return out
 
 
-# --- request bodies ------------------------------------------------------------------------------
+# --- query strings and request bodies ------------------------------------------------------------
+
+
+class QuerySerializer(serializers.Serializer):
+    """A query string's serializer (a list's filters): each parameter given is validated as
+    given, a blank one included (`?status=` is not a status: 400 naming it). DRF reads a
+    `QueryDict` as a submitted HTML form, where a blank value counts as not given."""
+
+    def to_internal_value(self, data):
+        if hasattr(data, "dict"):  # a QueryDict: its last value of each parameter
+            data = data.dict()
+        return super().to_internal_value(data)
 
 
 class InputSerializer(serializers.Serializer):
