@@ -79,7 +79,7 @@ class AutoSchema(openapi.AutoSchema):
             return None
         responses = operation.setdefault("responses", {})
         for code in self.error_statuses(operation):
-            responses.setdefault(code, {"description": DESCRIPTIONS[code]})
+            responses.setdefault(code, {"description": DESCRIPTIONS.get(code, "An error.")})
         for code, documented in responses.items():
             if str(code) >= "400" and "content" not in documented:
                 documented["content"] = {"application/json": {"schema": self._error_ref(code)}}

@@ -122,7 +122,7 @@ def st_run(server: LiveServer, token: str, config: Path) -> tuple[int, str]:
         "--workers",
         "1",
         "--request-timeout",
-        "10",
+        "30",
     ]
     done = subprocess.run(
         command,
