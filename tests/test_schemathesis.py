@@ -128,7 +128,7 @@ def st_run(server: LiveServer, token: str, config: Path) -> tuple[int, str]:
         command,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,  # the coverage phase, when asked for, takes minutes
         cwd=config.parent,
         stdin=subprocess.DEVNULL,
     )
@@ -156,7 +156,7 @@ def test_the_api_conforms_to_its_schema(served, actor, tmp_path):
     print(f"schemathesis as the {actor}: {generated and generated.group(0)} cases")
     assert code == 0, f"schemathesis found failures as the {actor}:\n{summary}"
     assert tested and int(tested.group(1)) == operations, summary
-    # Every operation ran at least one case in each mode: the run was not hollow.
+    # Two cases an operation at least, on average: the run was not hollow.
     assert generated and int(generated.group(1)) >= 2 * operations, summary
     # The token still works: no fuzzed request revoked it half-way (which would have made the
     # rest of the run a series of documented 401s).
