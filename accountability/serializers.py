@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from audit.models import AccessEvent
-from core.serializers import OutputSerializer
+from core.serializers import OutputSerializer, QuerySerializer
 from reports import selectors as report_selectors
 
 ACTIONS = ("read", "write", "list")
@@ -131,7 +131,7 @@ def _id_field(help_text: str) -> serializers.IntegerField:
     )
 
 
-class WindowSerializer(serializers.Serializer):
+class WindowSerializer(QuerySerializer):
     """`from` and `to` (a time or a day; `to` a day means through its end)."""
 
     def validate(self, attrs):

@@ -2,10 +2,10 @@ from rest_framework import serializers
 
 from agencies.models import Agency, AgencyKind, StaffMember
 from agencies.roles import Role
-from core.serializers import OutputSerializer
+from core.serializers import InputSerializer, OutputSerializer
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenRequestSerializer(InputSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
     otp = serializers.CharField(
@@ -29,12 +29,12 @@ class AgencySerializer(OutputSerializer):
         fields = ["id", "name", "kind"]
 
 
-class AgencyCreateSerializer(serializers.Serializer):
+class AgencyCreateSerializer(InputSerializer):
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=AgencyKind.choices)
 
 
-class StaffCreateSerializer(serializers.Serializer):
+class StaffCreateSerializer(InputSerializer):
     username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
     password = serializers.CharField(write_only=True, max_length=128)
     email = serializers.EmailField(required=False, allow_blank=True, default="")

@@ -1,31 +1,31 @@
 """Thin API views for alerts."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alerts import selectors, services
-from alerts.serializers import AlertSerializer, ReadAllSerializer, TicketSerializer
+from alerts.serializers import (
+    AlertFilterSerializer,
+    AlertSerializer,
+    ReadAllSerializer,
+    TicketSerializer,
+)
 
 
 class AlertList(generics.ListAPIView):
     serializer_class = AlertSerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("unread", OpenApiTypes.BOOL),
-            OpenApiParameter("page_size", OpenApiTypes.INT),
-        ]
-    )
+    @extend_schema(parameters=[AlertFilterSerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        unread = self.request.query_params.get("unread", "").lower() in {"1", "true", "yes"}
-        return selectors.alert_list(user=self.request.user, unread=unread)
+        data = AlertFilterSerializer(data=self.request.query_params)
+        data.is_valid(raise_exception=True)
+        return selectors.alert_list(user=self.request.user, unread=data.validated_data["unread"])
 
 
 class AlertRead(APIView):

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from alerts.models import Alert
-from core.serializers import OutputSerializer
+from core.serializers import OutputSerializer, QuerySerializer
 
 
 # An alert's JSON, defined once: the API's responses, the WebSocket's pushes and its resume all
@@ -29,6 +29,13 @@ def alerts_json(alerts) -> list[dict]:
     serializer for all of them: the socket's deliveries call this for every push."""
     serializer = AlertSerializer()
     return [serializer.to_representation(alert) for alert in alerts]
+
+
+class AlertFilterSerializer(QuerySerializer):
+    """The alerts list's query string: `unread` is `true` or `false` (or 1/0, yes/no); anything
+    else is a 400 naming it."""
+
+    unread = serializers.BooleanField(required=False, default=False)
 
 
 class TicketSerializer(serializers.Serializer):

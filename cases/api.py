@@ -13,7 +13,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
 from cases import access, access_log, selectors, serializers, services
-from cases.models import FamilyStatus, PlanAction
+from cases.models import PlanAction
 from core.exceptions import Conflict, PreconditionFailed, PreconditionRequired
 from core.pagination import ChronologyPage, CursorPage, ReferencePage
 
@@ -120,14 +120,7 @@ class FamilyListCreate(generics.ListAPIView):
     serializer_class = serializers.FamilyListSerializer
     pagination_class = ReferencePage
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", OpenApiTypes.STR, enum=FamilyStatus.values),
-            OpenApiParameter("key_worker", OpenApiTypes.STR, enum=["me"]),
-            OpenApiParameter("q", OpenApiTypes.STR, description="reference, name or postcode"),
-            OpenApiParameter("page_size", OpenApiTypes.INT),
-        ]
-    )
+    @extend_schema(parameters=[serializers.FamilyFilterSerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -137,13 +130,14 @@ class FamilyListCreate(generics.ListAPIView):
         return page
 
     def get_queryset(self):
-        params = self.request.query_params
-        status_filter = params.get("status")
+        data = serializers.FamilyFilterSerializer(data=self.request.query_params)
+        data.is_valid(raise_exception=True)
+        filters = data.validated_data
         return selectors.family_list(
             user=self.request.user,
-            status=status_filter if status_filter in FamilyStatus.values else None,
-            key_worker_me=params.get("key_worker") == "me",
-            q=params.get("q"),
+            status=filters.get("status"),
+            key_worker_me=filters.get("key_worker") == "me",
+            q=filters.get("q"),
         )
 
     @extend_schema(
@@ -185,8 +179,8 @@ class FamilyDetail(FamilyScopedView):
         responses={200: serializers.FamilyDetailSerializer},
     )
     def patch(self, request, family_id: int):
-        version = if_match_version(request)
         changes = self.parse(serializers.FamilyUpdateSerializer)
+        version = if_match_version(request)  # after the body: a bad body is a 400 (RFC 9110 13.2.1)
         if "key_worker" in changes:
             changes["key_worker_id"] = changes.pop("key_worker")
         try:
@@ -309,8 +303,8 @@ class NeedDetail(FamilyScopedView):
     )
     def patch(self, request, family_id: int, need_id: int):
         need = self.get_need(need_id)
-        version = if_match_version(request)
         changes = self.parse(serializers.NeedUpdateSerializer)
+        version = if_match_version(request)
         try:
             services.need_update(
                 need_id=need.id, by=self.staff, expected_version=version, **changes
@@ -389,8 +383,8 @@ class PlanActionDetail(FamilyScopedView):
             staff=self.staff, perms=self.perms, owner_agency_id=action.owner_agency_id
         ):
             raise PermissionDenied("Only the owner agency or the lead may change this action.")
-        version = if_match_version(request)
         changes = self.parse(serializers.PlanActionUpdateSerializer)
+        version = if_match_version(request)
         try:
             action = services.plan_action_update(
                 action_id=action.id, by=self.staff, expected_version=version, **changes

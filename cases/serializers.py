@@ -26,7 +26,7 @@ from cases.models import (
     Visibility,
 )
 from cases.selectors import outcome_list
-from core.serializers import OutputSerializer
+from core.serializers import InputSerializer, OutputSerializer, QuerySerializer
 
 # Ids are 64-bit at most: a larger integer is refused as input, never sent to the database
 # (SQLite raises OverflowError on it, which would be a 500).
@@ -309,7 +309,23 @@ class FieldChangeSerializer(serializers.Serializer):
 # --- inputs ------------------------------------------------------------------------------------
 
 
-class FamilyCreateSerializer(serializers.Serializer):
+class FamilyFilterSerializer(QuerySerializer):
+    """The families list's query string: a value the schema does not offer is a 400 naming the
+    filter, never silently ignored."""
+
+    status = serializers.ChoiceField(choices=FamilyStatus.choices, required=False)
+    key_worker = serializers.ChoiceField(
+        choices=[("me", "me")], required=False, help_text="`me`: the families you key-work."
+    )
+    q = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="reference, name or postcode",
+    )
+
+
+class FamilyCreateSerializer(InputSerializer):
     name = serializers.CharField(max_length=200)
     postcode = serializers.CharField(max_length=10)
     address = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
@@ -319,7 +335,7 @@ class FamilyCreateSerializer(serializers.Serializer):
     )
 
 
-class FamilyUpdateSerializer(serializers.Serializer):
+class FamilyUpdateSerializer(InputSerializer):
     name = serializers.CharField(max_length=200, required=False)
     postcode = serializers.CharField(max_length=10, required=False)
     address = serializers.CharField(required=False, allow_blank=True, max_length=1000)
@@ -331,7 +347,7 @@ class FamilyUpdateSerializer(serializers.Serializer):
     next_review_on = serializers.DateField(required=False, allow_null=True)
 
 
-class PersonCreateSerializer(serializers.Serializer):
+class PersonCreateSerializer(InputSerializer):
     given_name = serializers.CharField(max_length=100)
     family_name = serializers.CharField(max_length=100)
     date_of_birth = serializers.DateField(required=False, allow_null=True, default=None)
@@ -344,7 +360,7 @@ class PersonCreateSerializer(serializers.Serializer):
     expected_birth_on = serializers.DateField(required=False, allow_null=True, default=None)
 
 
-class InvolvementCreateSerializer(serializers.Serializer):
+class InvolvementCreateSerializer(InputSerializer):
     agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all())
     practitioner = UserIdField(required=False, allow_null=True, default=None)
     role = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
@@ -358,24 +374,24 @@ class OutcomeCodeField(serializers.SlugRelatedField):
         return outcome_list()
 
 
-class NeedCreateSerializer(serializers.Serializer):
+class NeedCreateSerializer(InputSerializer):
     outcome = OutcomeCodeField()
     person = FamilyScopedPK(Person, required=False, allow_null=True, default=None)
     descriptor = serializers.CharField(max_length=300)
     evidence = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
-class NeedUpdateSerializer(serializers.Serializer):
+class NeedUpdateSerializer(InputSerializer):
     status = serializers.ChoiceField(choices=NeedStatus.choices)
     achieved_on = serializers.DateField(required=False, allow_null=True, default=None)
 
 
-class AssessmentCreateSerializer(serializers.Serializer):
+class AssessmentCreateSerializer(InputSerializer):
     completed_on = serializers.DateField()
     summary = serializers.CharField(max_length=20000)
 
 
-class PlanActionCreateSerializer(serializers.Serializer):
+class PlanActionCreateSerializer(InputSerializer):
     description = serializers.CharField(max_length=2000)
     needs = FamilyScopedPK(Need, many=True, required=False, default=list)
     owner_agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all())
@@ -385,7 +401,7 @@ class PlanActionCreateSerializer(serializers.Serializer):
     )
 
 
-class PlanActionUpdateSerializer(serializers.Serializer):
+class PlanActionUpdateSerializer(InputSerializer):
     description = serializers.CharField(max_length=2000, required=False)
     needs = FamilyScopedPK(Need, many=True, required=False)
     owner_agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all(), required=False)
@@ -393,7 +409,7 @@ class PlanActionUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ActionStatus.choices, required=False)
 
 
-class InterventionCreateSerializer(serializers.Serializer):
+class InterventionCreateSerializer(InputSerializer):
     kind = serializers.ChoiceField(choices=InterventionKind.choices)
     title = serializers.CharField(max_length=200)
     started_on = serializers.DateField()
@@ -406,7 +422,7 @@ class InterventionCreateSerializer(serializers.Serializer):
     )
 
 
-class ContactCreateSerializer(serializers.Serializer):
+class ContactCreateSerializer(InputSerializer):
     occurred_at = AwareDateTimeField()
     method = serializers.ChoiceField(choices=ContactMethod.choices)
     summary = serializers.CharField(max_length=10000)

@@ -4,6 +4,9 @@ from drf_spectacular.views import SpectacularAPIView
 
 from core.api_docs import api_docs
 
+# An /api/ address no route takes answers in the API's JSON error shape, a page's the 404 page.
+handler404 = "core.exceptions.not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("agencies.urls")),

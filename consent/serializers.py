@@ -11,7 +11,7 @@ from consent.models import (
     Purpose,
     SharingBasis,
 )
-from core.serializers import OutputSerializer
+from core.serializers import InputSerializer, OutputSerializer
 
 
 class SharingBasisSerializer(OutputSerializer):
@@ -54,7 +54,7 @@ class SharingBasisSerializer(OutputSerializer):
         return sharing_basis_status(obj)
 
 
-class SharingBasisCreateSerializer(serializers.Serializer):
+class SharingBasisCreateSerializer(InputSerializer):
     basis = serializers.ChoiceField(choices=BasisKind.choices)
     agencies = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Agency.objects.all(), allow_empty=False
@@ -83,11 +83,11 @@ class SharingBasisCreateSerializer(serializers.Serializer):
     agrees_to_early_help = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
-class WithdrawSerializer(serializers.Serializer):
+class WithdrawSerializer(InputSerializer):
     reason = serializers.CharField(max_length=5000)
 
 
-class EmergencyAccessRequestSerializer(serializers.Serializer):
+class EmergencyAccessRequestSerializer(InputSerializer):
     reason = serializers.CharField(min_length=10, max_length=5000)
 
 
@@ -125,17 +125,17 @@ class EmergencyAccessGrantedSerializer(serializers.Serializer):
         return "granted" if obj.expires_at is not None else "awaiting_approval"
 
 
-class EmergencyApprovalSerializer(serializers.Serializer):
+class EmergencyApprovalSerializer(InputSerializer):
     approve = serializers.BooleanField()
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
-class SharingReviewSerializer(serializers.Serializer):
+class SharingReviewSerializer(InputSerializer):
     review_on = serializers.DateField()
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
-class EmergencyReviewSerializer(serializers.Serializer):
+class EmergencyReviewSerializer(InputSerializer):
     decision = serializers.ChoiceField(choices=EmergencyAccess.Decision.choices)
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 

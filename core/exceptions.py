@@ -1,7 +1,8 @@
 """One error shape for the API: field errors as DRF gives them, else {"detail", "code"}."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.exceptions import APIException
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -55,3 +56,15 @@ def exception_handler(exc, context):
         if not isinstance(detail, list):
             response.data = {"detail": str(detail), "code": getattr(detail, "code", "error")}
     return response
+
+
+API_PREFIX = "/api/"
+
+
+def not_found(request, exception=None):
+    """`handler404`: an address under /api/ that no route takes (an id that is not a number,
+    a path that does not exist) answers the API's 404 body in JSON, as its views do; a page's
+    address, the 404 page."""
+    if request.path_info.startswith(API_PREFIX):
+        return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -7,7 +7,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 
 
@@ -32,8 +32,32 @@ class CursorPage(CursorPagination):
     ordering = "-id"
 
     def get_page_size(self, request):
-        # A bad page_size falls back to the default rather than erroring (DRF behaviour).
-        return super().get_page_size(request)
+        """`?page_size=` a whole number from 1 (more than 200 gives 200); anything else is a 400
+        naming it (DRF would fall back to 50 silently, accepting what the schema refuses)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw) if raw.strip().isdigit() else 0
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise ValidationError(
+                {
+                    self.page_size_query_param: [
+                        f"A whole number from 1 (at most {self.max_page_size} are given)."
+                    ]
+                },
+                code="invalid",
+            )
+        return min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {**parameter["schema"], "minimum": 1}
+        return parameters
 
     def paginate_queryset(self, queryset, request, view=None):
         self._queryset = queryset  # decode_cursor checks the position against its model

@@ -26,6 +26,7 @@ on the seeded demo borough. Output only: these serializers are never given `data
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models
@@ -192,3 +193,80 @@ class OutputSerializer(serializers.ModelSerializer):
             else:
                 _drf_value(self.fields[name], instance, out)
         return out
+
+
+# --- query strings and request bodies ------------------------------------------------------------
+
+
+class QuerySerializer(serializers.Serializer):
+    """A query string's serializer (a list's filters): each parameter given is validated as
+    given, a blank one included (`?status=` is not a status: 400 naming it). DRF reads a
+    `QueryDict` as a submitted HTML form, where a blank value counts as not given."""
+
+    def to_internal_value(self, data):
+        if hasattr(data, "dict"):  # a QueryDict: its last value of each parameter
+            data = data.dict()
+        return super().to_internal_value(data)
+
+
+class InputSerializer(serializers.Serializer):
+    """A request body's serializer: each value must already be of the JSON type the schema gives
+    its field (a string for a text, date or slug field, an integer for a number or an id, true or
+    false for a yes/no, a list for a list, one of the choices as written), else a 400 naming the
+    field. DRF alone turns `0` into `"0"`, `"5"` into 5, `"yes"` into true and `{}` into an empty
+    list: requests the schema forbids, which the API would accept. Form data (a multipart upload)
+    is text by nature and is left to DRF. `core.schema.AutoSchema` warns of a request body whose
+    serializer is not one of these (the schema test fails on warnings)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and not hasattr(data, "getlist"):
+            errors = {}
+            for field in self._writable_fields:
+                value = data.get(field.field_name, None)
+                message = None if value is None else json_type_error(field, value)
+                if message:
+                    errors[field.field_name] = [message]
+            if errors:
+                raise serializers.ValidationError(errors, code="invalid")
+        return super().to_internal_value(data)
+
+
+# Fields whose JSON value is a list; fields whose JSON value is a string (text, dates, slugs).
+LIST_FIELDS = (
+    serializers.ListField,
+    serializers.ListSerializer,
+    serializers.ManyRelatedField,
+    serializers.MultipleChoiceField,
+)
+TEXT_FIELDS = (
+    serializers.CharField,
+    serializers.SlugRelatedField,
+    serializers.DateField,
+    serializers.DateTimeField,
+    serializers.TimeField,
+)
+
+
+def json_type_error(field, value) -> str | None:
+    """Why `value`, parsed from JSON, is not of the type the schema documents for `field`; None
+    when it is (or the field is one this does not judge: DRF still validates it)."""
+    if isinstance(field, LIST_FIELDS):
+        return None if isinstance(value, list) else "Expected a list of items."
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be true or false."
+    if isinstance(field, serializers.ChoiceField):
+        keys = field.choices.keys()
+        if any(type(value) is type(key) and value == key for key in keys):
+            return None
+        return None if value == "" and field.allow_blank else f'"{value}" is not a valid choice.'
+    if isinstance(field, serializers.IntegerField | PrimaryKeyRelatedField):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else "A whole number is required."
+    if isinstance(field, serializers.FloatField):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else "A number is required."
+    if isinstance(field, TEXT_FIELDS):
+        return None if isinstance(value, str) else "Must be a string."
+    if isinstance(field, serializers.Serializer):
+        return None if isinstance(value, Mapping) else "Expected an object."
+    return None

@@ -19,6 +19,7 @@ class ReportListCreate(generics.ListAPIView):
     """Your reports, newest first; POST asks for a new one (built in the background)."""
 
     serializer_class = serializers.ReportSerializer
+    extra_error_statuses = (404,)  # the family named in the body: not visible to you (core/schema)
 
     def get_queryset(self):
         return selectors.report_list(user=self.request.user)

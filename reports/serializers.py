@@ -1,10 +1,10 @@
 from rest_framework import serializers
 
-from core.serializers import OutputSerializer
+from core.serializers import InputSerializer, OutputSerializer
 from reports.models import ReportFormat, ReportJob, ReportKind, ReportStatus
 
 
-class ReportRequestSerializer(serializers.Serializer):
+class ReportRequestSerializer(InputSerializer):
     kind = serializers.ChoiceField(choices=ReportKind.choices)
     format = serializers.ChoiceField(choices=ReportFormat.choices)
     period_start = serializers.DateField(required=False, allow_null=True, default=None)

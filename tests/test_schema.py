@@ -224,7 +224,12 @@ def test_write_success_status_is_the_one_the_endpoint_returns(schema, path, meth
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/families/{family_id}/", "/api/v1/families/{family_id}/actions/{action_id}/"]
+    "path",
+    [
+        "/api/v1/families/{family_id}/",
+        "/api/v1/families/{family_id}/actions/{action_id}/",
+        "/api/v1/families/{family_id}/needs/{need_id}/",
+    ],
 )
 def test_if_match_is_documented_as_required_on_patch(schema, path):
     params = schema["paths"][path]["patch"].get("parameters", [])
@@ -263,3 +268,45 @@ def test_enums_match_the_contract(schema):
     # The v1 staff roles, and the data protection officer (decision 0019).
     roles = {"practitioner", "key_worker", "manager", "agency_admin", "dpo"}
     assert any(set(s.get("enum", [])) == roles for s in enums.values())
+
+
+ERROR_BODIES = {"#/components/schemas/Error", "#/components/schemas/ValidationError"}
+TOKEN = "/api/v1/auth/token/"
+
+
+def test_every_operation_documents_its_error_answers_with_the_error_body(schema):
+    """core/schema.py adds them by rule (the contract's list of errors): 400 everywhere, 401 and
+    403, 404 with a path parameter, 409 on writes that need sign-in, 412 and 428 with If-Match,
+    415 with a body; each with the API's error body in JSON."""
+    wrong = []
+    for path, method, op in _operations(schema):
+        expected = {"400", "401", "403"}
+        if "{" in path:
+            expected.add("404")
+        if method != "get" and path != TOKEN:
+            expected.add("409")
+        if any(p["in"] == "header" and p["name"] == "If-Match" for p in op.get("parameters", [])):
+            expected |= {"412", "428"}
+        if "requestBody" in op:
+            expected.add("415")
+        documented = set(op["responses"])
+        if not expected <= documented:
+            wrong.append(f"{method.upper()} {path}: no {sorted(expected - documented)}")
+        for code, answer in op["responses"].items():
+            if str(code).startswith("2"):
+                continue
+            body = answer.get("content", {}).get("application/json", {}).get("schema", {})
+            if body.get("$ref") not in ERROR_BODIES:
+                wrong.append(f"{method.upper()} {path} {code}: not the error body")
+    assert not wrong, wrong
+
+
+def test_the_sign_in_endpoint_documents_its_rate_limit(schema):
+    assert "429" in schema["paths"][TOKEN]["post"]["responses"]
+    assert "429" not in schema["paths"]["/api/v1/families/"]["get"]["responses"]
+
+
+def test_the_error_bodies_are_the_contracts(schema):
+    components = schema["components"]["schemas"]
+    assert set(components["Error"]["required"]) == {"detail", "code"}
+    assert components["ValidationError"]["type"] == "object"
