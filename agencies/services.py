@@ -1,4 +1,5 @@
-"""Writes for agencies and staff: agencies, staff accounts, roles and deactivation."""
+"""Writes for agencies and staff: agencies, staff accounts, roles and deactivation, API tokens
+and the second factor."""
 
 import hashlib
 import math
@@ -10,14 +11,13 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import Token
 
 from agencies import selectors, signals
-from agencies.models import Agency, StaffMember
+from agencies.models import Agency, ApiToken, StaffMember
 from audit import services as audit_services
 from audit.models import StaffAction
 from cases import access
-from core.exceptions import Forbidden
+from core.exceptions import Forbidden, NoAccess
 
 User = get_user_model()
 
@@ -152,7 +152,7 @@ def staff_deactivate(*, staff: StaffMember, by_user) -> StaffMember:
     if was_active:
         user.is_active = False
         user.save(update_fields=["is_active"])
-    Token.objects.filter(user=user).delete()
+    ApiToken.objects.filter(user_id=user.pk).delete()
     signals.staff_ways_in_ended.send(sender=StaffMember, user_id=user.pk)  # alert socket tickets
     _sessions_end(user_id=user.pk)
     staff.user.is_active = False
@@ -191,6 +191,44 @@ def _sessions_end(*, user_id: int) -> None:
         if session.get_decoded().get(SESSION_KEY) == str(user_id)
     ]
     Session.objects.filter(pk__in=mine).delete()
+
+
+# --- API tokens (django-rest-knox's store, agencies.models.ApiToken; decision 0021) -------------
+
+
+def token_issue(*, user) -> tuple[ApiToken, str]:
+    """A new API token for `user`, expiring after the configured time (REST_KNOX TOKEN_TTL):
+    the row and the secret, which exists only here (the row keeps its digest). Its
+    `last_used_at` starts at the time of issue (issuing is a sign-in; so the first requests
+    write nothing either). The user's expired tokens are deleted meanwhile."""
+    now = timezone.now()
+    with transaction.atomic():
+        ApiToken.objects.filter(user_id=user.pk, expiry__lte=now).delete()
+        return ApiToken.objects.create(user=user, last_used_at=now)
+
+
+@transaction.atomic
+def token_revoke(*, token_id: int, by_user) -> ApiToken:
+    """Revoke (delete) a token: its owner, a platform admin, or an admin of the owner's agency
+    (`access.may_manage_tokens_of`, asked under the token's row lock). Anyone else, an expired
+    token or no such token: NoAccess (404: they may not know it exists). Returns the token as it
+    was."""
+    if not 0 < token_id < 2**63:
+        raise NoAccess()
+    token = (
+        ApiToken.objects.select_for_update()
+        .filter(pk=token_id, expiry__gt=timezone.now())
+        .only("id", "token_key", "user_id", "created", "expiry", "last_used_at")
+        .first()
+    )
+    if token is None or not access.may_manage_tokens_of(
+        user=by_user,
+        owner_id=token.user_id,
+        owner_agency_id=selectors.staff_agency_id(user_id=token.user_id),
+    ):
+        raise NoAccess()
+    ApiToken.objects.filter(pk=token.pk).delete()
+    return token
 
 
 # --- the second factor: a person's authenticator app (decision 0020) -----------------------------

@@ -65,7 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens: hashed, expiring (agencies.models.ApiToken, decision 0021)
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by the app (no CDN)
     "csp",  # the Content-Security-Policy header (CONTENT_SECURITY_POLICY below)
@@ -243,6 +243,15 @@ AXES_LOCKOUT_CALLABLE = "agencies.lockout.lockout_response"
 # only of whoever set up an app), so the demo accounts sign in with a password.
 SECOND_FACTOR_REQUIRED = PRODUCTION
 OTP_TOTP_ISSUER = "Team Around"
+# API tokens (django-rest-knox, our model agencies.ApiToken; decision 0021): issued by
+# `POST /api/v1/auth/token/`, each expires API_TOKEN_HOURS after it was issued (default 12); kept
+# as a SHA-512 digest only; listed and revoked at /api/v1/auth/tokens/.
+KNOX_TOKEN_MODEL = "agencies.ApiToken"
+REST_KNOX = {
+    "TOKEN_MODEL": KNOX_TOKEN_MODEL,
+    "TOKEN_TTL": timedelta(hours=float(os.environ.get("API_TOKEN_HOURS", "12"))),
+    "AUTH_HEADER_PREFIX": "Token",
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

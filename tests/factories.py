@@ -7,10 +7,9 @@ from datetime import date
 
 import factory
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from agencies import services as agency_services
-from agencies.models import Agency, AgencyKind, StaffMember
+from agencies.models import Agency, AgencyKind, ApiToken, StaffMember
 from agencies.roles import Role
 from cases import services as case_services
 from cases.models import Family, HeadlineOutcome, Involvement, Person
@@ -39,8 +38,18 @@ def staff_make(
     )
 
 
+_secrets: dict[int, tuple[int, str]] = {}  # user id → (token id, secret) issued here
+
+
 def token_for(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    """A working API token of `user`, issued through the service (its secret exists only when
+    issued, so the one issued here is remembered and reused while its row is there)."""
+    known = _secrets.get(user.pk)
+    if known is not None and ApiToken.objects.filter(pk=known[0], user_id=user.pk).exists():
+        return known[1]
+    token, secret = agency_services.token_issue(user=user)
+    _secrets[user.pk] = (token.pk, secret)
+    return secret
 
 
 def family_make(
