@@ -94,6 +94,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise (static files keep their caching): nothing else may be kept by a cache.
+    "core.middleware.NoStoreMiddleware",
     "core.middleware.RefuseNulMiddleware",  # NUL in path, query or cookie: 400, not a 500
     "django.contrib.sessions.middleware.SessionMiddleware",
     "agencies.middleware.SessionIdleMiddleware",  # sessions end after 30 minutes idle
