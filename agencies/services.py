@@ -262,11 +262,42 @@ def authenticator_confirm(*, user, code: str) -> TOTPDevice:
             TOTPDevice.objects.filter(user_id=user.pk).exclude(pk=device.pk).delete()
             device.confirmed = True
             device.save(update_fields=["confirmed"])
+            _authenticator_event(user=user, by_user=user, action=StaffAction.AUTHENTICATOR_SET_UP)
     if device is None:
         raise ValidationError({"code": "Start setting up the app again: it was not found."})
     if not verified:
         raise ValidationError({"code": WRONG_CODE})
     return device
+
+
+@transaction.atomic
+def authenticator_reset(*, staff: StaffMember, by_user) -> StaffMember:
+    """A staff member's lost authenticator app, removed by someone who may manage their agency's
+    staff (`access.may_manage_staff`; not their own: they set up a new app themselves): every
+    app of theirs is deleted, so the sessions verified with it must give a code again, and their
+    API tokens (issued with its codes) end. At their next sign-in they set up a new app.
+    Audited and alerted to the agency's other admins and managers. Someone with no app: nothing
+    is changed or recorded (ValidationError)."""
+    if not access.may_manage_staff(user=by_user, agency=staff.agency):
+        raise Forbidden("Only platform administrators and this agency's admins.")
+    current = StaffMember.objects.select_related("user").get(pk=staff.pk)
+    user = User.objects.select_for_update().get(pk=current.user_id)
+    if user.pk == by_user.pk:
+        raise ValidationError(
+            {NON_FIELD_ERRORS: ["Set up a new app for your own account on its own page."]}
+        )
+    deleted, _ = TOTPDevice.objects.filter(user_id=user.pk).delete()
+    if not deleted:
+        raise ValidationError({NON_FIELD_ERRORS: ["They have no authenticator app to reset."]})
+    ApiToken.objects.filter(user_id=user.pk).delete()
+    _sessions_end(user_id=user.pk)
+    _authenticator_event(user=user, by_user=by_user, action=StaffAction.AUTHENTICATOR_RESET)
+    _staff_change_alert(
+        staff=current,
+        by_user=by_user,
+        summary=f"Authenticator app reset: {user.username} by {by_user.username}",
+    )
+    return staff
 
 
 def authenticator_verify(*, user, code: str) -> TOTPDevice:
@@ -291,6 +322,21 @@ def authenticator_verify(*, user, code: str) -> TOTPDevice:
             {"code": f"Too many wrong codes: wait {wait} seconds, then enter the code shown then"}
         )
     raise ValidationError({"code": WRONG_CODE})
+
+
+def _authenticator_event(*, user, by_user, action: str) -> None:
+    """A staff event about `user`'s authenticator app (a platform admin of no agency has no
+    staff record to add it to)."""
+    staff = StaffMember.objects.filter(user_id=user.pk).first()
+    if staff is not None:
+        audit_services.staff_event_record(
+            actor=by_user,
+            agency_id=staff.agency_id,
+            subject_id=user.pk,
+            action=action,
+            old_role=staff.role,
+            new_role=staff.role,
+        )
 
 
 WRONG_CODE = "The code is not right: enter the 6-digit code your authenticator app shows now"

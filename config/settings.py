@@ -252,9 +252,12 @@ KNOX_TOKEN_MODEL = "agencies.ApiToken"
 # knox's own model is swapped for ours, but its migrations do not say so and would create its
 # unused table (whose key to auth_user stops the test runner emptying that table): not run.
 MIGRATION_MODULES = {"knox": None}
+API_TOKEN_HOURS = float(os.environ.get("API_TOKEN_HOURS", "12"))
+if not 0 < API_TOKEN_HOURS <= 24 * 366:
+    raise ImproperlyConfigured("API_TOKEN_HOURS must be more than 0 (and at most a year).")
 REST_KNOX = {
     "TOKEN_MODEL": KNOX_TOKEN_MODEL,
-    "TOKEN_TTL": timedelta(hours=float(os.environ.get("API_TOKEN_HOURS", "12"))),
+    "TOKEN_TTL": timedelta(hours=API_TOKEN_HOURS),
     "AUTH_HEADER_PREFIX": "Token",
 }
 
