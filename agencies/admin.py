@@ -3,7 +3,9 @@
 - Sign-in: the login form counts attempts in the same throttle as the API's token endpoint
   (agencies/throttling.py); beyond the limit it answers with the form and an error, and checks
   no password.
-- API tokens: rest_framework.authtoken's page listed every token in plain text; it is removed.
+- API tokens: not shown (rest_framework.authtoken's page listed every token in plain text; the
+  store is now django-rest-knox's, whose own page is not registered for our model). They are
+  listed and revoked through the API (`/api/v1/auth/tokens/`).
 - Staff: accounts are created and roles changed through agencies/services.py, so each is audited
   and alerted like the API's; the agency of a membership is not changed here (its group holds the
   agency's grants) and memberships are not deleted (deactivate the user instead).
@@ -15,7 +17,6 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from rest_framework.authtoken.models import TokenProxy
 
 from agencies import services
 from agencies.models import Agency, StaffMember
@@ -37,9 +38,6 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
 
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
-
-if admin.site.is_registered(TokenProxy):
-    admin.site.unregister(TokenProxy)
 
 
 class StaffMemberAddForm(forms.ModelForm):

@@ -4,9 +4,8 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -19,14 +18,17 @@ from agencies.second_factor import second_factor_due
 from agencies.serializers import (
     AgencyCreateSerializer,
     AgencySerializer,
+    ApiTokenSerializer,
     MeSerializer,
     StaffCreateSerializer,
     StaffSerializer,
+    TokenListQuerySerializer,
     TokenRequestSerializer,
     TokenSerializer,
 )
 from agencies.throttling import SignInRateThrottle
 from cases import access
+from core.exceptions import NoAccess
 
 
 class LockedOut(APIException):
@@ -35,7 +37,9 @@ class LockedOut(APIException):
 
 
 class TokenView(APIView):
-    """`POST {username, password, otp?}` → 200 `{token}`.
+    """`POST {username, password, otp?}` → 200 `{token, expires_at}`: a new token (django-rest-knox,
+    agencies.models.ApiToken), its secret shown this once, refused after `expires_at` (the
+    setting API_TOKEN_HOURS, 12 by default).
 
     Bad credentials → 400 (`non_field_errors`); the second factor due (agencies/second_factor.py)
     and `otp` missing or not the app's current code → 400 (`otp`); the username locked for the
@@ -74,9 +78,46 @@ class TokenView(APIView):
                 services.authenticator_verify(user=user, code=code)
             except DjangoValidationError as exc:
                 raise ValidationError({"otp": exc.message_dict["code"]}) from exc
-        token, _ = Token.objects.get_or_create(user=user)
+        token, secret = services.token_issue(user=user)
         user_logged_in.send(sender=user.__class__, request=request, user=user)
-        return Response({"token": token.key})
+        return Response(TokenSerializer({"token": secret, "expires_at": token.expiry}).data)
+
+
+class TokenList(generics.ListAPIView):
+    """`GET` → the caller's unexpired tokens, newest first (`{id, prefix, user, created_at,
+    expires_at, last_used_at}`: never the secret). `?user=<id>`: that person's, for an admin of
+    their agency or a platform admin (`access.may_manage_tokens_of`); anyone else → 404."""
+
+    serializer_class = ApiTokenSerializer
+
+    @extend_schema(parameters=[TokenListQuerySerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = TokenListQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        owner_id = query.validated_data.get("user", self.request.user.pk)
+        if owner_id != self.request.user.pk and not access.may_manage_tokens_of(
+            user=self.request.user,
+            owner_id=owner_id,
+            owner_agency_id=selectors.staff_agency_id(user_id=owner_id),
+        ):
+            raise NoAccess()
+        return selectors.token_list(user_id=owner_id)
+
+
+class TokenDetail(APIView):
+    """`DELETE` → 200, the token as it was listed: it is revoked (refused from then on). Its
+    owner, an admin of the owner's agency, or a platform admin; anyone else, or no such token
+    (or one expired) → 404."""
+
+    @extend_schema(
+        responses={200: ApiTokenSerializer, 404: OpenApiResponse(description="No such token.")}
+    )
+    def delete(self, request, token_id: int):
+        token = services.token_revoke(token_id=token_id, by_user=request.user)
+        return Response(ApiTokenSerializer(token).data)
 
 
 class AgencyListCreate(generics.ListCreateAPIView):

@@ -91,7 +91,7 @@ class StaffRoleForm(forms.Form):
 
 
 class StaffDeactivateForm(forms.Form):
-    """A confirmation: no fields."""
+    """A confirmation: no fields (deactivating an account, resetting an authenticator app)."""
 
 
 # Fields of the services' ValidationError that a form names differently.

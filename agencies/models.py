@@ -2,6 +2,8 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models.functions import Lower
+from knox.models import AbstractAuthToken
+from knox.settings import CONSTANTS
 
 from agencies import roles
 
@@ -57,3 +59,28 @@ class StaffMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role}, {self.agency})"
+
+
+class ApiToken(AbstractAuthToken):
+    """An API token, in django-rest-knox's store (decision 0021): the secret is shown once, when
+    issued; only its SHA-512 digest is kept (`digest`), with its first characters (`token_key`:
+    what the token list shows of it, and knox's own way to find it). It expires (`expiry`, the
+    setting API_TOKEN_HOURS after it was issued) and can be revoked (the row deleted).
+
+    knox's model with an integer id (the API's ids are integers; knox's key is the digest) and
+    when it was last used (`last_used_at`, written at most once a minute per token:
+    `agencies.authentication.TOKEN_TOUCH_INTERVAL_S`)."""
+
+    id = models.BigAutoField(primary_key=True)
+    digest = models.CharField(max_length=CONSTANTS.DIGEST_LENGTH, unique=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "expiry"], name="apitoken_user_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.token_key[:PREFIX_SHOWN]}… ({self.user_id})"
+
+
+PREFIX_SHOWN = 8  # characters of a token shown after it was issued (of 64)

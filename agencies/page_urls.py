@@ -16,4 +16,9 @@ urlpatterns = [
     path("staff/add/", views.staff_add, name="staff-add"),
     path("staff/<int:staff_id>/", views.staff_change, name="staff-change"),
     path("staff/<int:staff_id>/deactivate/", views.staff_deactivate, name="staff-deactivate"),
+    path(
+        "staff/<int:staff_id>/authenticator-reset/",
+        views.staff_authenticator_reset,
+        name="staff-authenticator-reset",
+    ),
 ]

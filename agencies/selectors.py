@@ -1,9 +1,10 @@
 """Reads for agencies and staff."""
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from agencies.models import Agency, StaffMember
+from agencies.models import Agency, ApiToken, StaffMember
 
 
 def agency_list() -> QuerySet[Agency]:
@@ -31,6 +32,22 @@ def staff_remember(user, staff: StaffMember | None) -> None:
     if staff is not None:
         staff.user = user  # the request's user object: no second read of the same row
     user._staff_cache = staff
+
+
+def staff_agency_id(*, user_id: int) -> int | None:
+    """The agency a user works for; None for someone of no agency (a platform admin)."""
+    return StaffMember.objects.filter(user_id=user_id).values_list("agency_id", flat=True).first()
+
+
+# --- API tokens ----------------------------------------------------------------------------------
+
+
+def token_list(*, user_id: int) -> QuerySet[ApiToken]:
+    """A person's API tokens that still work (unexpired), newest first; never their secret (the
+    store keeps only its digest)."""
+    return ApiToken.objects.filter(user_id=user_id, expiry__gt=timezone.now()).only(
+        "id", "token_key", "user_id", "created", "expiry", "last_used_at"
+    )
 
 
 # --- the second factor: a person's authenticator app (a django-otp TOTP device) -----------------

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from agencies.models import Agency, AgencyKind, StaffMember
+from agencies.models import PREFIX_SHOWN, Agency, AgencyKind, ApiToken, StaffMember
 from agencies.roles import Role
 from core.serializers import InputSerializer, OutputSerializer
 
@@ -20,7 +20,36 @@ class TokenRequestSerializer(InputSerializer):
 
 
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(help_text="The secret: shown this once, never again.")
+    expires_at = serializers.DateTimeField(help_text="After this the token is refused (401).")
+
+
+class TokenListQuerySerializer(serializers.Serializer):
+    user = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text=(
+            "Whose tokens: the caller's by default; agency admins may name their agency's staff,"
+            " platform admins anyone (anyone else: 404)."
+        ),
+    )
+
+
+class ApiTokenSerializer(OutputSerializer):
+    """A token as listed: never its secret, only its first characters (`prefix`)."""
+
+    prefix = serializers.SerializerMethodField()
+    user = serializers.IntegerField(source="user_id", read_only=True)
+    created_at = serializers.DateTimeField(source="created", read_only=True)
+    expires_at = serializers.DateTimeField(source="expiry", read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "prefix", "user", "created_at", "expires_at", "last_used_at"]
+
+    def get_prefix(self, token: ApiToken) -> str:
+        return token.token_key[:PREFIX_SHOWN]
 
 
 class AgencySerializer(OutputSerializer):

@@ -1,4 +1,5 @@
-"""Writes for agencies and staff: agencies, staff accounts, roles and deactivation."""
+"""Writes for agencies and staff: agencies, staff accounts, roles and deactivation, API tokens
+and the second factor."""
 
 import hashlib
 import math
@@ -10,14 +11,13 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import Token
 
 from agencies import selectors, signals
-from agencies.models import Agency, StaffMember
+from agencies.models import Agency, ApiToken, StaffMember
 from audit import services as audit_services
 from audit.models import StaffAction
 from cases import access
-from core.exceptions import Forbidden
+from core.exceptions import Forbidden, NoAccess
 
 User = get_user_model()
 
@@ -152,7 +152,7 @@ def staff_deactivate(*, staff: StaffMember, by_user) -> StaffMember:
     if was_active:
         user.is_active = False
         user.save(update_fields=["is_active"])
-    Token.objects.filter(user=user).delete()
+    ApiToken.objects.filter(user_id=user.pk).delete()
     signals.staff_ways_in_ended.send(sender=StaffMember, user_id=user.pk)  # alert socket tickets
     _sessions_end(user_id=user.pk)
     staff.user.is_active = False
@@ -193,6 +193,44 @@ def _sessions_end(*, user_id: int) -> None:
     Session.objects.filter(pk__in=mine).delete()
 
 
+# --- API tokens (django-rest-knox's store, agencies.models.ApiToken; decision 0021) -------------
+
+
+def token_issue(*, user) -> tuple[ApiToken, str]:
+    """A new API token for `user`, expiring after the configured time (REST_KNOX TOKEN_TTL):
+    the row and the secret, which exists only here (the row keeps its digest). Its
+    `last_used_at` starts at the time of issue (issuing is a sign-in; so the first requests
+    write nothing either). The user's expired tokens are deleted meanwhile."""
+    now = timezone.now()
+    with transaction.atomic():
+        ApiToken.objects.filter(user_id=user.pk, expiry__lte=now).delete()
+        return ApiToken.objects.create(user=user, last_used_at=now)
+
+
+@transaction.atomic
+def token_revoke(*, token_id: int, by_user) -> ApiToken:
+    """Revoke (delete) a token: its owner, a platform admin, or an admin of the owner's agency
+    (`access.may_manage_tokens_of`, asked under the token's row lock). Anyone else, an expired
+    token or no such token: NoAccess (404: they may not know it exists). Returns the token as it
+    was."""
+    if not 0 < token_id < 2**63:
+        raise NoAccess()
+    token = (
+        ApiToken.objects.select_for_update()
+        .filter(pk=token_id, expiry__gt=timezone.now())
+        .only("id", "token_key", "user_id", "created", "expiry", "last_used_at")
+        .first()
+    )
+    if token is None or not access.may_manage_tokens_of(
+        user=by_user,
+        owner_id=token.user_id,
+        owner_agency_id=selectors.staff_agency_id(user_id=token.user_id),
+    ):
+        raise NoAccess()
+    ApiToken.objects.filter(pk=token.pk).delete()
+    return token
+
+
 # --- the second factor: a person's authenticator app (decision 0020) -----------------------------
 
 AUTHENTICATOR_NAME = "Authenticator app"
@@ -224,11 +262,42 @@ def authenticator_confirm(*, user, code: str) -> TOTPDevice:
             TOTPDevice.objects.filter(user_id=user.pk).exclude(pk=device.pk).delete()
             device.confirmed = True
             device.save(update_fields=["confirmed"])
+            _authenticator_event(user=user, by_user=user, action=StaffAction.AUTHENTICATOR_SET_UP)
     if device is None:
         raise ValidationError({"code": "Start setting up the app again: it was not found."})
     if not verified:
         raise ValidationError({"code": WRONG_CODE})
     return device
+
+
+@transaction.atomic
+def authenticator_reset(*, staff: StaffMember, by_user) -> StaffMember:
+    """A staff member's lost authenticator app, removed by someone who may manage their agency's
+    staff (`access.may_manage_staff`; not their own: they set up a new app themselves): every
+    app of theirs is deleted, so the sessions verified with it must give a code again, and their
+    API tokens (issued with its codes) end. At their next sign-in they set up a new app.
+    Audited and alerted to the agency's other admins and managers. Someone with no app: nothing
+    is changed or recorded (ValidationError)."""
+    if not access.may_manage_staff(user=by_user, agency=staff.agency):
+        raise Forbidden("Only platform administrators and this agency's admins.")
+    current = StaffMember.objects.select_related("user").get(pk=staff.pk)
+    user = User.objects.select_for_update().get(pk=current.user_id)
+    if user.pk == by_user.pk:
+        raise ValidationError(
+            {NON_FIELD_ERRORS: ["Set up a new app for your own account on its own page."]}
+        )
+    deleted, _ = TOTPDevice.objects.filter(user_id=user.pk).delete()
+    if not deleted:
+        raise ValidationError({NON_FIELD_ERRORS: ["They have no authenticator app to reset."]})
+    ApiToken.objects.filter(user_id=user.pk).delete()
+    _sessions_end(user_id=user.pk)
+    _authenticator_event(user=user, by_user=by_user, action=StaffAction.AUTHENTICATOR_RESET)
+    _staff_change_alert(
+        staff=current,
+        by_user=by_user,
+        summary=f"Authenticator app reset: {user.username} by {by_user.username}",
+    )
+    return staff
 
 
 def authenticator_verify(*, user, code: str) -> TOTPDevice:
@@ -253,6 +322,21 @@ def authenticator_verify(*, user, code: str) -> TOTPDevice:
             {"code": f"Too many wrong codes: wait {wait} seconds, then enter the code shown then"}
         )
     raise ValidationError({"code": WRONG_CODE})
+
+
+def _authenticator_event(*, user, by_user, action: str) -> None:
+    """A staff event about `user`'s authenticator app (a platform admin of no agency has no
+    staff record to add it to)."""
+    staff = StaffMember.objects.filter(user_id=user.pk).first()
+    if staff is not None:
+        audit_services.staff_event_record(
+            actor=by_user,
+            agency_id=staff.agency_id,
+            subject_id=user.pk,
+            action=action,
+            old_role=staff.role,
+            new_role=staff.role,
+        )
 
 
 WRONG_CODE = "The code is not right: enter the 6-digit code your authenticator app shows now"

@@ -225,28 +225,68 @@ def staff_change(request, staff_id: int):
                 return redirect("staff-page")
     else:
         form = forms.StaffRoleForm(initial={"role": member.role})
-    context = {"agency": agency, "member": member, "is_self": member.user_id == request.user.id}
+    context = _member_context(request, agency, member)
     return _form_page(request, "agencies/staff_change.html", form, context)
 
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def staff_deactivate(request, staff_id: int):
+    return _staff_confirmed(
+        request,
+        staff_id,
+        services.staff_deactivate,
+        "agencies/staff_deactivate.html",
+        done=lambda member: (f"{_name(member)}'s account is deactivated.", reverse("staff-page")),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def staff_authenticator_reset(request, staff_id: int):
+    """Reset a staff member's lost authenticator app (they set up a new one at their next
+    sign-in): `services.authenticator_reset`."""
+    return _staff_confirmed(
+        request,
+        staff_id,
+        services.authenticator_reset,
+        "agencies/staff_authenticator_reset.html",
+        done=lambda member: (
+            f"{_name(member)}'s authenticator app is reset: they set up a new one when they next"
+            " sign in.",
+            reverse("staff-change", args=[member.id]),
+        ),
+    )
+
+
+def _staff_confirmed(request, staff_id: int, service, template: str, done):
+    """A confirmation page about one staff member (no fields): POST does `service(staff=…,
+    by_user=…)`, then the message and the address `done(member)` gives."""
     agency = _managed_agency(request)
     member = _member(agency, staff_id)
     form = forms.StaffDeactivateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.staff_deactivate(staff=member, by_user=request.user)
+            service(staff=member, by_user=request.user)
         except Forbidden as exc:
             raise PermissionDenied(str(exc)) from exc
         except ValidationError as exc:
             forms.errors_from_service(form, exc)
         else:
-            messages.success(request, f"{_name(member)}'s account is deactivated.")
-            return redirect("staff-page")
-    context = {"agency": agency, "member": member, "is_self": member.user_id == request.user.id}
-    return _form_page(request, "agencies/staff_deactivate.html", form, context)
+            message, to = done(member)
+            messages.success(request, message)
+            return redirect(to)
+    context = _member_context(request, agency, member)
+    return _form_page(request, template, form, context)
+
+
+def _member_context(request, agency: Agency, member: StaffMember) -> dict:
+    return {
+        "agency": agency,
+        "member": member,
+        "is_self": member.user_id == request.user.id,
+        "has_app": selectors.authenticator_for(member.user) is not None,
+    }
 
 
 def _form_page(request, template: str, form, context: dict):

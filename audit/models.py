@@ -129,11 +129,14 @@ class StaffAction(models.TextChoices):
     CREATED = "created", "Staff account created"
     ROLE_CHANGED = "role_changed", "Role changed"
     DEACTIVATED = "deactivated", "Account deactivated"
+    AUTHENTICATOR_SET_UP = "authenticator_set_up", "Authenticator app set up"
+    AUTHENTICATOR_RESET = "authenticator_reset", "Authenticator app reset"
 
 
 class StaffEvent(models.Model):
-    """Append-only record of staff accounts created, roles changed and accounts deactivated, and
-    by whom (a deactivation keeps the role in both role columns).
+    """Append-only record of staff accounts created, roles changed and accounts deactivated,
+    authenticator apps set up and reset, and by whom (an event that changes no role keeps the
+    role in both role columns).
 
     `actor` is empty when the system did it (demo data, management commands); the API and the
     Django admin always name the signed-in user.

@@ -222,8 +222,6 @@ class Data:
 
 def _data_ensure() -> Data:
     """The bench's agencies, families and users; created on the first run, reused after."""
-    from rest_framework.authtoken.models import Token
-
     from agencies import services as agency_services
     from agencies.models import Agency, AgencyKind, StaffMember
     from agencies.roles import Role
@@ -252,7 +250,7 @@ def _data_ensure() -> Data:
         )
 
     def token(member) -> tuple[int, str]:
-        return member.user_id, Token.objects.get_or_create(user_id=member.user_id)[0].key
+        return member.user_id, agency_services.token_issue(user=member.user)[1]
 
     early_help = agency("Bench Early Help", AgencyKind.EARLY_HELP)
     school = agency("Bench School", AgencyKind.SCHOOL)

@@ -210,15 +210,20 @@ def _floor_caller(request) -> _Caller | None:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Token "):
         return None
+    from django.utils import timezone
+    from knox.crypto import hash_token
+
     roles = tuple(CASE_ROLES)
+    now = timezone.now()
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT u.id, s.agency_id, a.group_id, s.role, a.name FROM authtoken_token t"
+            "SELECT u.id, s.agency_id, a.group_id, s.role, a.name FROM agencies_apitoken t"
             " JOIN auth_user u ON u.id = t.user_id"
             " JOIN agencies_staffmember s ON s.user_id = u.id"
             " JOIN agencies_agency a ON a.id = s.agency_id"
-            f" WHERE t.key = %s AND u.is_active AND s.role IN ({', '.join(['%s'] * len(roles))})",
-            [header[6:].strip(), *roles],
+            " WHERE t.digest = %s AND t.expiry > %s AND u.is_active"
+            f" AND s.role IN ({', '.join(['%s'] * len(roles))})",
+            [hash_token(header[6:].strip()), connection.ops.adapt_datetimefield_value(now), *roles],
         )
         row = cur.fetchone()
     return _Caller(row) if row else None

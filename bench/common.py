@@ -25,7 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results.json"
 BENCH_SETTINGS = "bench.settings"
-PG_DB = "teamaround_bench_scale"
+# BENCH_DATABASE: another name, for a bench database of one's own (a branch whose schema differs).
+PG_DB = os.environ.get("BENCH_DATABASE", "teamaround_bench_scale")
 APP_NAME = "teamaround-bench-scale"  # PGAPPNAME of the bench's database sessions
 
 

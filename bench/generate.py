@@ -25,6 +25,7 @@ generating, a sample of families is checked against `cases.access.family_grants_
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import random
@@ -37,7 +38,7 @@ from datetime import UTC, date, datetime, timedelta
 from bench import common
 from bench.common import Env, Progress, Scale
 
-VERSION = 3
+VERSION = 4  # 4: API tokens in knox's store (agencies.ApiToken)
 MARKER_TABLE = "bench_scale_marker"
 REUSE_DAYS = 45  # dated data (expiry of bases, "recent" alerts) is regenerated after this
 SEED = 20_000
@@ -580,9 +581,9 @@ def generate(env: Env, conn_or_connection) -> dict:
     from django.contrib.auth.models import Group, Permission
     from django.contrib.contenttypes.models import ContentType
     from guardian.models import GroupObjectPermission, UserObjectPermission
-    from rest_framework.authtoken.models import Token
+    from knox.crypto import hash_token
 
-    from agencies.models import Agency, StaffMember
+    from agencies.models import Agency, ApiToken, StaffMember
     from alerts.models import Alert
     from cases.grants import FamilyGroupObjectPermission, FamilyUserObjectPermission
     from cases.models import (
@@ -676,12 +677,16 @@ def generate(env: Env, conn_or_connection) -> dict:
         len(plan.users),
         "staff",
     )
-    token_rng = random.Random(SEED + 2)
-    tokens = {uid: f"{token_rng.getrandbits(160):040x}" for uid, *_ in plan.users}
+    # API tokens (knox's store: the digest kept, the secret `bench_token(uid)`), expiring long
+    # after the data is reused (REUSE_DAYS); last used now, as a client in steady use.
+    expiry = now + timedelta(days=REUSE_DAYS + 30)
     sink.write(
-        Token,
-        ["key", "user_id", "created"],
-        ((tokens[uid], uid, at(0)) for uid, *_ in plan.users),
+        ApiToken,
+        ["id", "digest", "token_key", "user_id", "created", "expiry", "last_used_at"],
+        (
+            (uid, hash_token(bench_token(uid)), bench_token(uid)[:15], uid, now, expiry, now)
+            for uid, *_ in plan.users
+        ),
         len(plan.users),
         "tokens",
     )
@@ -1112,6 +1117,12 @@ def generate(env: Env, conn_or_connection) -> dict:
     }
 
 
+def bench_token(user_id: int) -> str:
+    """The secret of a bench user's API token (64 hex characters, as knox makes them): derived,
+    since the store keeps only its digest."""
+    return hashlib.sha256(f"bench-token-{SEED}-{user_id}".encode()).hexdigest()
+
+
 # --- marker, locking, verification ------------------------------------------------------------
 
 
@@ -1155,7 +1166,7 @@ def _tables_to_clear() -> list[str]:
     from django.apps import apps
 
     names = [
-        "auth.User", "auth.Group", "authtoken.Token", "agencies.Agency", "agencies.StaffMember",
+        "auth.User", "auth.Group", "agencies.ApiToken", "agencies.Agency", "agencies.StaffMember",
         "cases.Family", "cases.Person", "cases.Involvement", "cases.Need", "cases.Assessment",
         "cases.PlanAction", "cases.Intervention", "cases.Contact", "cases.ChronologyEntry",
         "cases.FamilyUserObjectPermission", "cases.FamilyGroupObjectPermission",
@@ -1166,7 +1177,7 @@ def _tables_to_clear() -> list[str]:
     tables = []
     for name in names:
         app, model_name = name.split(".")
-        if not apps.is_installed(app) and app not in {"auth", "authtoken"}:
+        if not apps.is_installed(app) and app != "auth":
             continue
         try:
             model = apps.get_model(app, model_name)
@@ -1322,23 +1333,23 @@ def ensure(env: Env, *, force: bool = False, quiet: bool = False) -> dict:
 
 def subjects() -> list[dict]:
     """The bench's users (one per role in SUBJECTS) with their tokens and what they see."""
-    from rest_framework.authtoken.models import Token
+    from django.contrib.auth import get_user_model
 
     from cases import access
 
     out = []
     for label, agency, role in SUBJECTS:
         name = username(agency, role, 1)
-        token = Token.objects.select_related("user").get(user__username=name)
-        visible = access.families_visible_to(token.user)
+        user = get_user_model().objects.get(username=name)
+        visible = access.families_visible_to(user)
         out.append(
             {
                 "label": label,
                 "agency": agency,
                 "role": role,
                 "username": name,
-                "user_id": token.user_id,
-                "token": token.key,
+                "user_id": user.id,
+                "token": bench_token(user.id),
                 "visible": visible.count(),
             }
         )

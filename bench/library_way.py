@@ -18,8 +18,9 @@ Before the load, each way answers the same requests in process (Django test clie
 of a full run): its JSON must equal ours, and its statements per request are counted.
 
 The pieces (bench/library/ways.py says how each is switched):
-- auth: agencies/authentication.py, token + staff in one statement vs DRF's
-  TokenAuthentication and Django's ModelBackend (the staff membership by the ORM);
+- auth: agencies/authentication.py, token (by its digest) + staff in one statement vs
+  django-rest-knox's TokenAuthentication and Django's ModelBackend (the staff membership by the
+  ORM), on the same knox token rows;
 - serializers: core/serializers.py, OutputSerializer's plans vs DRF's to_representation;
 - detail: cases/selectors.py family_detail_prefetch, raw loaders vs the ORM's prefetches;
 - permissions: cases/access.py family_permissions / family_with_permissions, one statement vs
@@ -90,7 +91,7 @@ PIECES = (
     Piece(
         "auth",
         "agencies/authentication.py: token+staff in 1 statement",
-        "DRF TokenAuthentication + ModelBackend",
+        "knox TokenAuthentication + ModelBackend",
         "bench.library.settings_auth",
     ),
     Piece(
@@ -521,9 +522,10 @@ def run(
     small: bool = False,
     pieces: list[str] | None = None,
     reverse: bool = False,
+    seconds: float | None = None,
 ) -> int:
     """`reverse`: the pieces in reverse order, and each endpoint library, ours, ours, library
-    (a second run's order)."""
+    (a second run's order). `seconds`: each timed run's length, in place of the scale's."""
     env = common.bench_env(small=small)
     note = common.services_note(env)
     if note:
@@ -532,6 +534,8 @@ def run(
     common.django_setup(env)
     generate.ensure(env)
     timing = SMALL if small else (FULL if env.postgres else SQLITE)
+    if seconds:
+        timing = Timing(warmup_s=seconds, run_s=seconds)
     clients = _clients(env)
     chosen = [BY_NAME[name] for name in pieces] if pieces else list(PIECES)
     if reverse:
@@ -658,6 +662,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reverse", action="store_true", help="pieces in reverse order, the library way first"
     )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        help="each timed run's length (its warm-up: half of it); default by scale",
+    )
     parser.add_argument("pieces", nargs="*", metavar="piece", help=", ".join(BY_NAME))
     args = parser.parse_args(argv)
     unknown = [p for p in args.pieces if p not in BY_NAME]
@@ -667,7 +676,9 @@ def main(argv: list[str] | None = None) -> int:
         found = inprocess(args.inprocess, args.small)
         print("INPROCESS " + json.dumps(found, default=str), flush=True)
         return 0
-    return run(small=args.small, pieces=args.pieces or None, reverse=args.reverse)
+    return run(
+        small=args.small, pieces=args.pieces or None, reverse=args.reverse, seconds=args.seconds
+    )
 
 
 if __name__ == "__main__":

@@ -89,7 +89,8 @@ def _credentials(user) -> tuple[str, str]:
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
     from django.utils.module_loading import import_string
-    from rest_framework.authtoken.models import Token
+
+    from agencies import services
 
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
@@ -102,18 +103,19 @@ def _credentials(user) -> tuple[str, str]:
     )
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
-    return session.session_key, Token.objects.get_or_create(user=user)[0].key
+    return session.session_key, services.token_issue(user=user)[1]
 
 
 def queries_per_request(user, family_id: int) -> dict[str, int]:
     from django.db import connection
     from django.test import Client as DjangoClient
     from django.test.utils import CaptureQueriesContext
-    from rest_framework.authtoken.models import Token
+
+    from agencies import services
 
     pages, api = DjangoClient(), DjangoClient()
     pages.force_login(user)
-    token = Token.objects.get_or_create(user=user)[0].key
+    token = services.token_issue(user=user)[1]
     out = {}
     for line, template, auth, _ in LINES:
         client = pages if auth == "session" else api

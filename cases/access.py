@@ -1127,6 +1127,20 @@ def may_manage_staff(*, user, agency: Agency) -> bool:
     return bool(staff and staff.agency_id == agency.id and staff.role == Role.AGENCY_ADMIN)
 
 
+def may_manage_tokens_of(*, user, owner_id: int, owner_agency_id: int | None) -> bool:
+    """Who lists and revokes a person's API tokens: the person, platform admins, and the admins
+    of the agency the person works for (`owner_agency_id`: None for a person of no agency)."""
+    if user.pk == owner_id or getattr(user, "is_staff", False):
+        return True
+    staff = staff_for_user(user)
+    return bool(
+        staff
+        and owner_agency_id is not None
+        and staff.agency_id == owner_agency_id
+        and staff.role == Role.AGENCY_ADMIN
+    )
+
+
 def staff_change_watcher_ids(*, agency_id: int) -> set[int]:
     """Who hears of staff accounts created and roles changed in an agency: its active admins
     and managers."""

@@ -66,7 +66,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens: hashed, expiring (agencies.models.ApiToken, decision 0021)
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by the app (no CDN)
     "csp",  # the Content-Security-Policy header (CONTENT_SECURITY_POLICY below)
@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise (static files keep their caching): nothing else may be kept by a cache.
+    "core.middleware.NoStoreMiddleware",
     "core.middleware.RefuseNulMiddleware",  # NUL in path, query or cookie: 400, not a 500
     "django.contrib.sessions.middleware.SessionMiddleware",
     "agencies.middleware.SessionIdleMiddleware",  # sessions end after 30 minutes idle
@@ -261,6 +263,21 @@ AXES_LOCKOUT_CALLABLE = "agencies.lockout.lockout_response"
 # only of whoever set up an app), so the demo accounts sign in with a password.
 SECOND_FACTOR_REQUIRED = PRODUCTION
 OTP_TOTP_ISSUER = "Team Around"
+# API tokens (django-rest-knox, our model agencies.ApiToken; decision 0021): issued by
+# `POST /api/v1/auth/token/`, each expires API_TOKEN_HOURS after it was issued (default 12); kept
+# as a SHA-512 digest only; listed and revoked at /api/v1/auth/tokens/.
+KNOX_TOKEN_MODEL = "agencies.ApiToken"
+# knox's own model is swapped for ours, but its migrations do not say so and would create its
+# unused table (whose key to auth_user stops the test runner emptying that table): not run.
+MIGRATION_MODULES = {"knox": None}
+API_TOKEN_HOURS = float(os.environ.get("API_TOKEN_HOURS", "12"))
+if not 0 < API_TOKEN_HOURS <= 24 * 366:
+    raise ImproperlyConfigured("API_TOKEN_HOURS must be more than 0 (and at most a year).")
+REST_KNOX = {
+    "TOKEN_MODEL": KNOX_TOKEN_MODEL,
+    "TOKEN_TTL": timedelta(hours=API_TOKEN_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -9,6 +9,7 @@ import uuid
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.utils.cache import patch_cache_control
 from rest_framework.throttling import BaseThrottle
 
 NUL = "\x00"
@@ -83,6 +84,24 @@ class PermissionsPolicyMiddleware:
         response = self.get_response(request)
         if self.header:
             response.headers.setdefault("Permissions-Policy", self.header)
+        return response
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every response the app makes (pages, the API, downloads):
+    they carry personal data, which no browser cache, shared proxy or back button may keep. A
+    response that sets its own Cache-Control gets `no-store` added to it. Placed after
+    WhiteNoise, so the static files it serves (no personal data) keep their long caching."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Cache-Control" in response.headers:
+            patch_cache_control(response, no_store=True)
+        else:
+            response.headers["Cache-Control"] = "no-store"
         return response
 
 

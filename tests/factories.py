@@ -7,10 +7,11 @@ from datetime import date
 
 import factory
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
+from knox.crypto import hash_token
 
 from agencies import services as agency_services
-from agencies.models import Agency, AgencyKind, StaffMember
+from agencies.models import Agency, AgencyKind, ApiToken, StaffMember
 from agencies.roles import Role
 from cases import services as case_services
 from cases.models import Family, HeadlineOutcome, Involvement, Person
@@ -39,8 +40,23 @@ def staff_make(
     )
 
 
+_secrets: dict[int, str] = {}  # user id → the secret of the last token issued here
+
+
 def token_for(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    """A working API token of `user`, issued through the service (its secret exists only when
+    issued, so the one issued here is remembered and reused while its row, found by the
+    secret's digest, is there: ids are reused after a test's rollback)."""
+    known = _secrets.get(user.pk)
+    if (
+        known is not None
+        and ApiToken.objects.filter(
+            digest=hash_token(known), user_id=user.pk, expiry__gt=timezone.now()
+        ).exists()
+    ):
+        return known
+    _secrets[user.pk] = agency_services.token_issue(user=user)[1]
+    return _secrets[user.pk]
 
 
 def family_make(

@@ -48,6 +48,7 @@ from django.utils.regex_helper import normalize
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agencies import services as agency_services
 from cases import access
 from cases import services as case_services
 from cases.models import Contact, Involvement
@@ -375,6 +376,7 @@ def _world(borough, client_for) -> World:
         "agency_id": b.school.id,
         "staff_id": b.partner.id,
         "member_id": member.id,
+        "token_id": agency_services.token_issue(user=b.partner.user)[0].id,
     }
     return World(borough=b, ids=ids)
 

@@ -1,7 +1,8 @@
 """Token authentication (agencies/authentication.py), through HTTP with real tokens.
 
-One statement reads the token, the user, the staff membership and the agency; the answers must
-stay DRF's: 401 for a missing, unknown or malformed token and for a deactivated user; a user
+One statement reads the token (django-rest-knox's store, found by the digest of the secret), the
+user, the staff membership and the agency; the answers must stay DRF's and knox's: 401 for a
+missing, unknown or malformed token and for a deactivated user; a user
 without a staff membership is authenticated with no agency; the membership the request sees is
 the current one (a role change is seen on the next request).
 """
@@ -31,7 +32,17 @@ def _client(header: str | None) -> APIClient:
 
 @pytest.mark.parametrize(
     "header",
-    [None, "Token", "Token nope", "Token " + "0" * 40, "Token a b", "Bearer x", "Token \u00e9"],
+    [
+        None,
+        "Token",
+        "Token nope",
+        "Token " + "0" * 40,
+        "Token " + "0" * 64,
+        "Token a b",
+        "Bearer x",
+        "Token \u00e9",
+        "Token \u00e9" * 30,
+    ],
 )
 def test_missing_or_unknown_tokens_are_401(header, db):
     assert _client(header).get(ME).status_code == 401
@@ -81,7 +92,7 @@ def test_the_staff_membership_built_from_the_token_is_the_database_row(db):
 
     get_user_model().objects.create_user("no-staff-row")  # user and staff ids drift apart
     staff = f.staff_make(role=Role.KEY_WORKER)
-    user, _ = TokenAuthentication().authenticate_credentials(f.token_for(staff.user))
+    user, _ = TokenAuthentication().authenticate_credentials(f.token_for(staff.user).encode())
     built = user._staff_cache
     row = StaffMember.objects.get(user=staff.user)
     assert (built.pk, built.user_id, built.agency_id, built.role) == (

@@ -27,9 +27,8 @@ from channels.testing.websocket import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.db.models import Sum
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
-from agencies.models import Agency, StaffMember
+from agencies.models import Agency, ApiToken, StaffMember
 from alerts.models import Alert, AlertTicket
 from audit.models import AccessEvent
 from cases import services
@@ -77,7 +76,7 @@ def snapshot() -> dict:
         Agency,
         StaffMember,
         User,
-        Token,
+        ApiToken,
     )
     return {
         "counts": [m.objects.count() for m in models],

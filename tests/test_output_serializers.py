@@ -19,6 +19,7 @@ from django.core.management import call_command
 from rest_framework import serializers
 from rest_framework.test import APIClient
 
+from agencies import services as agency_services
 from agencies.models import AgencyKind, StaffMember
 from audit.models import AccessEvent
 from cases import selectors
@@ -81,6 +82,8 @@ def borough(django_db_setup, django_db_blocker):
             by=police,
             reason="Child reported missing overnight; need the family's contacts now.",
         )
+        # Nor an API token: one issued, through the service, for its serializer.
+        agency_services.token_issue(user=police.user)
         # Nor a report: one asked for, through the service, for its serializer.
         manager = StaffMember.objects.filter(
             agency__kind=AgencyKind.EARLY_HELP, role="manager"

@@ -228,7 +228,7 @@ def _product_reads(world, monkeypatch) -> dict:
     monkeypatch.setattr(RawQuerySet, "iterator", spy)
     authentication = agencies.authentication.TokenAuthentication()
     for user in User.objects.filter(staff__isnull=False):
-        assert authentication.authenticate_credentials(f.token_for(user))[0].id == user.id
+        assert authentication.authenticate_credentials(f.token_for(user).encode())[0].id == user.id
     backend = agencies.authentication.SessionUserBackend()
     for user in User.objects.all():
         signed_in = backend.get_user(str(user.id))

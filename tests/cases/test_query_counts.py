@@ -204,6 +204,13 @@ def grow_staff(c: Ctx, n: int) -> None:
         f.staff_make(agency=c.borough.early_help)
 
 
+def grow_tokens(c: Ctx, n: int) -> None:
+    from agencies import services as agency_services
+
+    for _ in range(n):
+        agency_services.token_issue(user=_kw(c).user)
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 
@@ -271,6 +278,7 @@ ENDPOINTS = (
         actor="agency_admin",
     ),
     Measured("me", lambda c: API + "me/", grow_staff, 1, rows=None),
+    Measured("token list", lambda c: API + "auth/tokens/", grow_tokens, 2),
 )
 
 
@@ -335,6 +343,7 @@ def test_every_get_endpoint_is_measured():
         "agency-list": "agencies list",
         "staff-list": "staff list",
         "me": "me",
+        "auth-token-list": "token list",
     }
     assert served == set(measured)
     assert {e.name for e in ENDPOINTS} == set(measured.values())

@@ -61,6 +61,7 @@ PAGES = (
     Page("staff-add", "/staff/add/", (AGENCY_ADMIN,), FORM),
     Page("staff-change", "/staff/{staff}/", (AGENCY_ADMIN,), FORM),
     Page("staff-deactivate", "/staff/{leaver}/deactivate/", (AGENCY_ADMIN,), CONFIRM),
+    Page("staff-authenticator-reset", "/staff/{leaver}/authenticator-reset/", (AGENCY_ADMIN,)),
     Page("family-page", F, TEAM),
     Page("family-history-page", F + "history/", TEAM),
     Page("family-edit", F + "edit/", LEAD, FORM),

@@ -348,6 +348,8 @@ PAGES = (
     Page("staff-add", MANAGES_STAFF, MANAGES_STAFF, valid=_staff_add_body),
     Page("staff-change", MANAGES_STAFF, MANAGES_STAFF, valid=lambda w: {"role": "key_worker"}),
     Page("staff-deactivate", MANAGES_STAFF, MANAGES_STAFF, valid=_nothing),
+    # (The world's staff member has no app: a reset answers the error summary.)
+    Page("staff-authenticator-reset", MANAGES_STAFF, MANAGES_STAFF),
     # The family page and its forms.
     Page("family-page", Api("GET", FAM), None),
     Page("family-edit", **_same(Api("PATCH", FAM))),
@@ -440,6 +442,7 @@ PAGES = (
 CONTRACT_PAGES = frozenset(
     """root home sign-in sign-out caseload partner-families manager-overview alert-page
     alert-page-read alert-page-read-all staff-page staff-add staff-change staff-deactivate
+    staff-authenticator-reset
     family-page family-history-page
     family-edit contact-new intervention-new member-new team-new team-end need-new need-status
     assessment-new action-new action-edit sharing-new sharing-withdraw-page sharing-confirm-page

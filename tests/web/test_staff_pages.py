@@ -28,12 +28,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.core.cache import caches
 from django.test import Client, RequestFactory, override_settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from agencies import services
-from agencies.models import StaffMember
+from agencies.models import ApiToken, StaffMember
 from agencies.roles import Role
 from alerts.models import Alert, AlertTicket
 from audit.models import StaffEvent
@@ -343,7 +342,7 @@ def test_deactivating_ends_every_way_in(
 
     user = User.objects.get(pk=member.user_id)
     assert not user.is_active
-    assert not Token.objects.filter(user=user).exists()
+    assert not ApiToken.objects.filter(user=user).exists()
     assert not AlertTicket.objects.filter(user=user).exists()
     assert revoked == [user.pk]  # open alert sockets are told to re-check and close
     sessions = [s.get_decoded().get("_auth_user_id") for s in Session.objects.all()]
