@@ -89,6 +89,7 @@ class TokenList(generics.ListAPIView):
     their agency or a platform admin (`access.may_manage_tokens_of`); anyone else → 404."""
 
     serializer_class = ApiTokenSerializer
+    extra_error_statuses = (404,)  # `?user=` someone whose tokens you may not manage (core/schema)
 
     @extend_schema(parameters=[TokenListQuerySerializer])
     def get(self, request, *args, **kwargs):

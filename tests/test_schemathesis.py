@@ -72,16 +72,20 @@ def _token(server: LiveServer, username: str) -> str:
     return _api(server, "/api/v1/auth/token/", body=body)["token"]
 
 
-def _config(server: LiveServer, agency_id: int, folder: Path) -> Path:
-    """A schemathesis.toml naming the seeded ids as dictionaries for the path parameters."""
+def _config(server: LiveServer, agency_id: int, spare_token_id: int, folder: Path) -> Path:
+    """A schemathesis.toml naming the seeded ids as dictionaries for the path parameters. A
+    token id is always the user's spare token: revoking the one the run signs in with would
+    turn the rest of the run into 401s (the test checks it still works at the end)."""
     values = {name: [server.ids[key] for key in keys] for name, keys in SEEDED_IDS.items()}
     values["agency_id"] = [agency_id]
+    values["token_id"] = [spare_token_id]
     lines = []
     for name, ids in values.items():
         lines += [f"[dictionaries.{name}]", f"values = {json.dumps(ids)}", ""]
     lines.append("[parameters]")
     for name in values:
-        lines.append(f'"path.{name}" = {{ dictionary = "{name}", probability = {SEEDED_SHARE} }}')
+        share = 1.0 if name == "token_id" else SEEDED_SHARE
+        lines.append(f'"path.{name}" = {{ dictionary = "{name}", probability = {share} }}')
     path = folder / "schemathesis.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -146,7 +150,10 @@ def test_the_api_conforms_to_its_schema(served, actor, tmp_path):
         for item in schema["paths"].values()
         for method in item
     )
-    config = _config(served, me["agency"]["id"], tmp_path)
+    spare = _token(served, username)[:8]
+    tokens = _api(served, "/api/v1/auth/tokens/", token=token)["results"]
+    spare_id = next(t["id"] for t in tokens if t["prefix"] == spare)
+    config = _config(served, me["agency"]["id"], spare_id, tmp_path)
     code, output = st_run(served, token, config)
 
     generated = re.search(r"(\d+) generated", output)
