@@ -175,7 +175,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # channels-redis' pub/sub layer, which also tells the consumers when it subscribed
+            # to Redis again after losing it (pushes made meanwhile are re-read: decision 0024).
+            "BACKEND": "core.channel_layer.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
