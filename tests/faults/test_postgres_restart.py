@@ -8,26 +8,20 @@ served as in production (`python -m core.serve`, one worker) with a pool timeout
 requests during the outage meet both ways the database fails them: a pooled connection the
 server ended, and no connection to be had within the timeout.
 
-Skipped unless DATABASE_URL is PostgreSQL and REDIS_URL is set.
+Skipped unless DATABASE_URL is PostgreSQL and REDIS_URL is set (tests/faults/__init__.py).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
 
 import pytest
 
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-REDIS_URL = os.environ.get("REDIS_URL", "")
-if not (DATABASE_URL.startswith("postgres") and REDIS_URL):
-    pytest.skip(
-        "fault tests restart a PostgreSQL and a Redis of their own: they run on the PostgreSQL +"
-        " Redis leg (DATABASE_URL=postgres://…, REDIS_URL=redis://…)",
-        allow_module_level=True,
-    )
+from tests.faults import REDIS_URL, services_leg_required
+
+services_leg_required()
 
 import requests  # noqa: E402
 from django.test import Client  # noqa: E402

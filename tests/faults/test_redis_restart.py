@@ -11,14 +11,13 @@ The Redis is a redis-server of this test's own on a free port, killed and starte
 (never the machine's). The app is served as in production (`python -m core.serve`, one worker) on
 the test database.
 
-Skipped unless DATABASE_URL is PostgreSQL and REDIS_URL is set.
+Skipped unless DATABASE_URL is PostgreSQL and REDIS_URL is set (tests/faults/__init__.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import signal
 import threading
@@ -27,14 +26,9 @@ from collections import Counter
 
 import pytest
 
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-REDIS_URL = os.environ.get("REDIS_URL", "")
-if not (DATABASE_URL.startswith("postgres") and REDIS_URL):
-    pytest.skip(
-        "fault tests restart a PostgreSQL and a Redis of their own: they run on the PostgreSQL +"
-        " Redis leg (DATABASE_URL=postgres://…, REDIS_URL=redis://…)",
-        allow_module_level=True,
-    )
+from tests.faults import services_leg_required
+
+services_leg_required()
 
 from django.db import connection  # noqa: E402
 from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
@@ -127,6 +121,14 @@ def _owed(user, after: int) -> set[int]:
     return set(Alert.objects.filter(recipient=user, id__gt=after).values_list("id", flat=True))
 
 
+def _owed_in_thread(users, after: int) -> dict[int, set[int]]:
+    """`_owed` of each user, from a thread of its own whose connection is closed after."""
+    try:
+        return {user.id: _owed(user, after) for user in users}
+    finally:
+        connection.close()
+
+
 @pytest.fixture
 def stack(django_db_blocker, tmp_path):
     """A redis-server of our own and the app on it (one worker), on the test database."""
@@ -201,7 +203,7 @@ def test_redis_restart_loses_no_alert(stack, borough, tmp_path):
             posting.clear()
             await asyncio.to_thread(poster.join, 20)
         # Every client gets what it is owed, or the grace ends.
-        owed = {user.id: await asyncio.to_thread(_owed, user, baseline) for user in (kw, partner)}
+        owed = await asyncio.to_thread(_owed_in_thread, (kw, partner), baseline)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if all(owed[u.id] <= set(c.received) for u, c in clients):

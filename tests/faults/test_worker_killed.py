@@ -10,7 +10,7 @@ broker's visibility timeout is for (Celery's Redis transport: an unacknowledged 
 delivered again once it is older than `visibility_timeout`). The workers here run with a timeout
 of 3 s (production keeps Celery's hour: decision 0024), on a redis-server of this test's own.
 
-Skipped unless DATABASE_URL is PostgreSQL and REDIS_URL is set.
+Skipped unless DATABASE_URL is PostgreSQL and REDIS_URL is set (tests/faults/__init__.py).
 """
 
 from __future__ import annotations
@@ -23,14 +23,9 @@ from datetime import date
 
 import pytest
 
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-REDIS_URL = os.environ.get("REDIS_URL", "")
-if not (DATABASE_URL.startswith("postgres") and REDIS_URL):
-    pytest.skip(
-        "fault tests restart a PostgreSQL and a Redis of their own: they run on the PostgreSQL +"
-        " Redis leg (DATABASE_URL=postgres://…, REDIS_URL=redis://…)",
-        allow_module_level=True,
-    )
+from tests.faults import services_leg_required
+
+services_leg_required()
 
 import redis  # noqa: E402
 from celery import Celery  # noqa: E402
