@@ -23,6 +23,6 @@ urlpatterns = [
     path("", include("accountability.page_urls")),
 ]
 
-# An unhandled exception: 503 when the database cannot be reached (JSON under /api/, the GOV.UK
-# page elsewhere), else Django's 500 page (decision 0024).
+# An unhandled exception: 503 when the database or Redis cannot be reached (JSON under /api/,
+# the GOV.UK page elsewhere), else Django's 500 page (decision 0024).
 handler500 = "core.exceptions.server_error"

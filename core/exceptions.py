@@ -57,7 +57,7 @@ def exception_handler(exc, context):
     return response
 
 
-# --- the database unavailable: 503, never a 500 -----------------------------------------------
+# --- a service the request needs unavailable: 503, never a 500 --------------------------------
 
 # SQLSTATE classes of a database that is down, restarting or out of room, not of a bug:
 # 08 connection exception, 53 insufficient resources (too many connections, disk full),
@@ -90,21 +90,33 @@ def database_unavailable(exc: BaseException | None) -> bool:
     return sqlstate is None or sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES
 
 
+def redis_unavailable(exc: BaseException | None) -> bool:
+    """Whether `exc` is Redis unreachable: the sign-in throttle's counts (redis-py's
+    ConnectionError or TimeoutError) or the Celery broker (kombu's OperationalError)."""
+    from kombu.exceptions import OperationalError as BrokerUnavailable
+    from redis.exceptions import ConnectionError as RedisDown
+    from redis.exceptions import TimeoutError as RedisSlow
+
+    return isinstance(exc, (RedisDown, RedisSlow, BrokerUnavailable))
+
+
 def server_error(request, *args, **kwargs):
     """`handler500` (config/urls.py): what Django answers for an exception nothing else handled,
     raised by a view or by any middleware (the session's read, the access log's INSERT).
 
-    The database unavailable → 503 with `Retry-After`: the API's error shape `{"detail",
-    "code": "service_unavailable"}` under /api/, else the GOV.UK "service unavailable" page
-    (templates/503.html). Anything else → Django's own 500 page. Neither reads the database
-    nor the request's user: both are rendered with no context processors."""
+    The database or Redis unavailable → 503 with `Retry-After`: the API's error shape
+    `{"detail", "code": "service_unavailable"}` under /api/, else the GOV.UK "service
+    unavailable" page (templates/503.html). Anything else → Django's own 500 page. Neither reads
+    the database nor the request's user: both are rendered with no context processors
+    (decision 0024)."""
     import sys
 
     from django.http import HttpResponse, JsonResponse
     from django.template import loader
     from django.views import defaults
 
-    if not database_unavailable(sys.exc_info()[1]):
+    exc = sys.exc_info()[1]
+    if not (database_unavailable(exc) or redis_unavailable(exc)):
         return defaults.server_error(request, *args, **kwargs)
     if request.path.startswith("/api/"):
         response = JsonResponse(

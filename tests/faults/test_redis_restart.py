@@ -1,5 +1,6 @@
 """Redis restarted under open alert sockets and a stream of alerts: every client ends with every
-alert it is owed, each once, and the web process is never restarted.
+alert it is owed, each once, and the web process is never restarted. Signing in, whose attempts
+are counted in Redis, answers a clean 503 while it is down and works again once it is back.
 
 Clients speak the protocol as static/js/live.js does: open with a ticket, `resume` after the
 newest id they know, reconnect with backoff and jitter when the socket closes. Half of them also
@@ -30,11 +31,13 @@ from tests.faults import services_leg_required
 
 services_leg_required()
 
+import requests  # noqa: E402
 from django.db import connection  # noqa: E402
 from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
 
 from alerts.models import Alert  # noqa: E402
 from bench import procs  # noqa: E402
+from tests import factories as f  # noqa: E402
 from tests.alerts.test_e2e_services import (  # noqa: E402
     Http,
     Service,
@@ -178,6 +181,15 @@ def test_redis_restart_loses_no_alert(stack, borough, tmp_path):
             n += 1
             time.sleep(POST_EVERY_S)
 
+    sign_ins: list[requests.Response] = []
+
+    def sign_in() -> requests.Response:
+        return requests.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/token/",
+            json={"username": kw.username, "password": f.PASSWORD},
+            timeout=15,
+        )
+
     async def scenario() -> list[tuple[object, LiveClient]]:
         clients = [
             (user, LiveClient(f"{user.username}-{i}", port, http[user.id], baseline))
@@ -194,10 +206,13 @@ def test_redis_restart_loses_no_alert(stack, borough, tmp_path):
             await asyncio.sleep(0.3)
             for _, client in clients[::2]:  # every other tab reloads while Redis is down
                 await client.reload()
-            await asyncio.sleep(1.5)
+            # Signing in counts attempts in Redis (the throttle): refused cleanly meanwhile.
+            sign_ins.append(await asyncio.to_thread(sign_in))
+            await asyncio.sleep(1.2)
             services[0] = await asyncio.to_thread(
                 start_redis, redis_port, tmp_path, "redis-restarted"
             )
+            sign_ins.append(await asyncio.to_thread(sign_in))
             await asyncio.sleep(3.0)
         finally:
             posting.clear()
@@ -223,6 +238,10 @@ def test_redis_restart_loses_no_alert(stack, borough, tmp_path):
     web.check_alive()
 
     assert not post_errors, post_errors
+    down, back = sign_ins
+    assert down.status_code == 503, down.text
+    assert down.json()["code"] == "service_unavailable" and down.headers["Retry-After"]
+    assert back.status_code == 200 and back.json()["token"], back.text
     assert len(posted) > 30
     for user, client in clients:
         owed = _owed(user, baseline)
