@@ -6,7 +6,8 @@ Clients speak the protocol as static/js/live.js does: open with a ticket, `resum
 newest id they know, reconnect with backoff and jitter when the socket closes. Half of them also
 reload (close and open again) while Redis is down, so their handshakes meet the outage; the rest
 keep their sockets open throughout, so whatever was pushed while Redis was gone must reach them
-without their doing anything.
+without their doing anything. A socket whose client never resumed is closed with 1012 (service
+restart), so that it reconnects and resumes.
 
 The Redis is a redis-server of this test's own on a free port, killed and started again here
 (never the machine's). The app is served as in production (`python -m core.serve`, one worker) on
@@ -57,7 +58,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 CLIENTS_PER_USER = 3
 POST_EVERY_S = 0.12
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.3, 2.0  # live.js: 1 s and 10 s; shorter here
-CLOSE_UNAUTHORISED, CLOSE_REVOKED = 4401, 4403
+CLOSE_UNAUTHORISED, CLOSE_REVOKED, CLOSE_SERVICE_RESTART = 4401, 4403, 1012
 
 
 class LiveClient:
@@ -114,6 +115,19 @@ class LiveClient:
         self.stopped = True
         if self.ws is not None:
             await self.ws.close()
+
+
+async def _close_code(ws, timeout: float) -> int | None:
+    """The code the server closed `ws` with (frames before it read and dropped), None if it
+    stayed open for `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))
+    except ConnectionClosed:
+        return ws.close_code
+    except TimeoutError:
+        return None
 
 
 def _max_alert_id() -> int:
@@ -182,6 +196,7 @@ def test_redis_restart_loses_no_alert(stack, borough, tmp_path):
             time.sleep(POST_EVERY_S)
 
     sign_ins: list[requests.Response] = []
+    silent_closed: list[int | None] = []
 
     def sign_in() -> requests.Response:
         return requests.post(
@@ -198,6 +213,8 @@ def test_redis_restart_loses_no_alert(stack, borough, tmp_path):
         ]
         tasks = [asyncio.create_task(c.run()) for _, c in clients]
         await asyncio.wait_for(asyncio.gather(*(c.resumed.wait() for _, c in clients)), 20)
+        # A client that never resumes: nothing to resume from, so it is asked to reconnect.
+        silent = await ws_open(port, await asyncio.to_thread(http[kw.id].ticket))
         poster = threading.Thread(target=post_stream, daemon=True)
         poster.start()
         try:
@@ -214,6 +231,7 @@ def test_redis_restart_loses_no_alert(stack, borough, tmp_path):
             )
             sign_ins.append(await asyncio.to_thread(sign_in))
             await asyncio.sleep(3.0)
+            silent_closed.append(await _close_code(silent, 5))
         finally:
             posting.clear()
             await asyncio.to_thread(poster.join, 20)
@@ -238,6 +256,7 @@ def test_redis_restart_loses_no_alert(stack, borough, tmp_path):
     web.check_alive()
 
     assert not post_errors, post_errors
+    assert silent_closed == [CLOSE_SERVICE_RESTART]
     down, back = sign_ins
     assert down.status_code == 503, down.text
     assert down.json()["code"] == "service_unavailable" and down.headers["Retry-After"]
