@@ -97,7 +97,7 @@ async def _poster(port: int, i: int, of: int, family: al.Family, run: str, start
         while (now := time.perf_counter()) < end:
             if now < due:
                 await asyncio.sleep(due - now)
-            due += POST_EVERY_S
+            due = max(due + POST_EVERY_S, now)  # late: no burst to catch up
             token = f"soak-{run}-{i}-{n}"
             n += 1
             t0 = time.perf_counter()
@@ -127,7 +127,7 @@ async def _reader(port: int, token: str, family_id: int, start, warm_end, end, t
         while (now := time.perf_counter()) < end:
             if now < due:
                 await asyncio.sleep(due - now)
-            due += READ_EVERY_S
+            due = max(due + READ_EVERY_S, now)  # late: no burst to catch up
             path = paths[n % 2]
             n += 1
             t0 = time.perf_counter()
