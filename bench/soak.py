@@ -253,7 +253,7 @@ def _tickets_issue(user_ids: list[int]) -> list[str]:
     return [ticket_issue(user=users[user_id]).key for user_id in user_ids]
 
 
-def _on_one_db_thread(coroutine):
+async def _on_one_db_thread(coroutine):
     """Run `coroutine` with one thread for its database reads (asyncio.to_thread), whose
     connection is closed at the end (none is left open on the database)."""
     from django.db import connections
