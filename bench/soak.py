@@ -8,13 +8,15 @@ the app served as in production by `python -m core.serve --workers 1`. The piece
 bench/alerts_latency.py's (the server, the HTTP client, the sockets and their resume check) and
 bench/procs.py (memory).
 
-- Sockets: 2,000, one per browser tab, over alerts_latency's 200 users (ten tabs each): the 8
-  families' key workers (whose sockets are measured), their posters and team members, and 160
-  users of an uninvolved agency. Opened with tickets issued by the service before the clock
-  starts, 250 handshakes at a time.
+- Sockets: 2,000, one per browser tab, over alerts_latency's 200 users: two tabs for each of the
+  8 families' key workers (measured), posters and team members (80 sockets), and the other 1,920
+  spread over the 160 users of an uninvolved agency, whom no alert reaches. Opened with tickets
+  issued by the service before the clock starts, 250 handshakes at a time.
 - Traffic, steady (paced, not back to back): each family's poster records an intervention
-  every POST_EVERY_S (each alerts the key worker and three team members: 40 sockets), and
-  READERS key workers read their families list and a family's record every READ_EVERY_S.
+  every POST_EVERY_S (each alerts the key worker and three team members: 8 sockets), and
+  READERS key workers read their families list and a family's record every READ_EVERY_S: 8
+  writes, 8 reads and 64 socket deliveries a second, about twice one web process's share of
+  the national peak in docs/scaling.md (225 publishes/s over 8 processes).
 - Warm-up: the first fifth of the run, at most WARMUP_MAX_S; latencies and memory are taken after
   it.
 - Measured: errors (any answer but 2xx, a request that failed, a socket that closed, a traceback
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import resource
 import secrets
 import sys
@@ -48,6 +51,7 @@ from bench import procs
 
 SOAK_DB = "teamaround_soak"  # alerts_latency's data, in a database of the soak's own
 SOCKETS = 2000
+TEAM_TABS = 2  # tabs open for each person of the families: a caseload and a family page
 POST_EVERY_S = 1.0  # per poster (8 posters)
 READERS = 4
 READ_EVERY_S = 0.5  # per reader
@@ -72,12 +76,15 @@ def fd_limit_raise(needed: int) -> int:
 
 
 def _wanted(data: al.Data, sockets: int) -> list[tuple[int, str, bool]]:
-    """(user id, token, measured) per socket: every user in turn, ten tabs each for 2,000."""
-    users = [(f.key_worker[0], f.key_worker[1], True) for f in data.families]
-    users += [(f.poster[0], f.poster[1], False) for f in data.families]
-    users += [(user_id, token, False) for f in data.families for user_id, token in f.team]
-    users += [(user_id, token, False) for user_id, token in data.outsiders]
-    return [users[i % len(users)] for i in range(sockets)]
+    """(user id, token, measured) per socket: TEAM_TABS tabs for each of the families' people
+    (key workers, measured; posters; team members), the rest of the sockets spread over the
+    uninvolved users, whom no alert reaches."""
+    team = [(f.key_worker[0], f.key_worker[1], True) for f in data.families]
+    team += [(f.poster[0], f.poster[1], False) for f in data.families]
+    team += [(user_id, token, False) for f in data.families for user_id, token in f.team]
+    wanted = [user for user in team for _ in range(TEAM_TABS)][:sockets]
+    idle = [(user_id, token, False) for user_id, token in data.outsiders]
+    return wanted + [idle[i % len(idle)] for i in range(sockets - len(wanted))]
 
 
 @dataclass
@@ -290,8 +297,7 @@ def soak(*, env: dict, data: al.Data, seconds: float, sockets: int, log_dir: Pat
     # A push the channel layer did not take within alerts.push.PUSH_TIMEOUT_S is logged with its
     # traceback and its alerts wait for the socket's next resume: counted apart (a live delivery
     # missed), not as an error. Any other traceback is an error.
-    result["pushes_given_up"] = log.count(PUSH_GIVEN_UP)
-    tracebacks = log.count("Traceback (most recent call last)") - result["pushes_given_up"]
+    result["pushes_given_up"], tracebacks = _log_faults(log)
     if tracebacks:
         result["errors"] += tracebacks
         result["error_sample"].append(f"{tracebacks} traceback(s) in {log_path}")
@@ -301,6 +307,28 @@ def soak(*, env: dict, data: al.Data, seconds: float, sockets: int, log_dir: Pat
     alert_p95, post_p95 = result["alert"]["p95_ms"], result["post"]["p95_ms"]
     result["push_ratio"] = round(alert_p95 / post_p95, 2) if alert_p95 and post_p95 else None
     return result
+
+
+def _log_faults(log: str) -> tuple[int, int]:
+    """(pushes given up, other tracebacks) in the server's log. A push given up is its warning
+    line and the (chained) traceback under it."""
+    pushes = tracebacks = 0
+    in_push = False
+    for line in log.splitlines():
+        if line.startswith(PUSH_GIVEN_UP):
+            pushes, in_push = pushes + 1, True
+            continue
+        if in_push and (
+            not line
+            or line[0].isspace()
+            or line.startswith(("Traceback", "The above exception", "During handling"))
+            or re.match(r"[\w.]+(Error|Exception)\b", line)
+        ):
+            continue
+        in_push = False
+        if line.startswith("Traceback (most recent call last)"):
+            tracebacks += 1
+    return pushes, tracebacks
 
 
 def problems(result: dict) -> list[str]:
