@@ -171,11 +171,12 @@ async def _soak(port: int, worker: int, data: al.Data, seconds: float, sockets: 
     rss_before_sockets = procs.rss_mb(worker)
     opening = time.perf_counter()
     wanted = _wanted(data, sockets)
-    tickets = await asyncio.to_thread(_tickets_issue, [user_id for user_id, _, _ in wanted])
     socks: list[al.Sock] = []
     for at in range(0, len(wanted), OPEN_BATCH):
-        batch = slice(at, at + OPEN_BATCH)
-        socks += await al._open_socks(port, wanted[batch], tickets[batch])
+        batch = wanted[at : at + OPEN_BATCH]
+        # Issued per batch: a ticket lives a minute (alerts.services.TICKET_LIFETIME).
+        tickets = await asyncio.to_thread(_tickets_issue, [user_id for user_id, _, _ in batch])
+        socks += await al._open_socks(port, batch, tickets)
     opened_s = time.perf_counter() - opening
     rss_with_sockets = procs.rss_mb(worker)
     t = Tally()
