@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 # channel layer cannot carry WebSocket pushes between processes.
 WORKERS ?= $(if $(REDIS_URL),$(shell nproc),1)
 
-.PHONY: demo serve test check bench install worker clean
+.PHONY: demo serve test check bench soak install worker clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON)"; exit 1; }
@@ -66,6 +66,11 @@ check: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# One web process, 2,000 alert sockets and steady API traffic for SOAK_SECONDS (default 300):
+# errors, lost alerts, memory, the push's latency (bench/soak.py). Needs DATABASE_URL and REDIS_URL.
+soak: install
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) node_modules $(GOVUK_SERVED) db.sqlite3 .pytest_cache

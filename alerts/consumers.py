@@ -4,6 +4,10 @@ Protocol (API clients and static/js/live.js speak it): server → {"type": "aler
 (the alert as `AlertSerializer` renders it); client → {"type": "resume", "after": <id>} →
 every newer alert the user may still see, in order, then {"type": "resumed"};
 {"type": "ping"} ↔ {"type": "pong"}. Bad frames get {"type": "error", ...}; the socket stays open.
+When the channel layer lost Redis (pushes made meanwhile never came), the socket is sent, unasked,
+every alert after the client's last `resume` point that it was not sent yet (no `resumed` frame);
+a socket whose client never resumed is closed with 1012 (service restart) so that it reconnects
+and resumes (decision 0024).
 Access is re-checked at every delivery; a user deactivated or without a case role is closed.
 
 Signed in with a ticket (`?ticket=`, from `POST /api/v1/alerts/ticket/`) or, for the pages,
@@ -28,6 +32,7 @@ from cases import access
 MAX_FRAME = 4096
 CLOSE_UNAUTHORISED = 4401
 CLOSE_REVOKED = 4403
+CLOSE_SERVICE_RESTART = 1012
 
 
 @database_sync_to_async
@@ -103,6 +108,7 @@ class AlertConsumer(AsyncWebsocketConsumer):
         self.group = push.user_group(user.id)
         self.sent = deque(maxlen=5000)
         self.sent_set: set[int] = set()
+        self.resume_after: int | None = None  # the client's last resume point
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
@@ -154,9 +160,11 @@ class AlertConsumer(AsyncWebsocketConsumer):
             return await self._resume(after)
         return await self._error("unknown_type", "Known types: resume, ping.")
 
-    async def _resume(self, after: int):
+    async def _resume(self, after: int, *, asked: bool = True):
         if not await self._signed_in():
             return None
+        if asked:
+            self.resume_after = after
         while True:
             batch = await _deliverable(self.user.id, after=after)
             if batch is None:
@@ -166,7 +174,18 @@ class AlertConsumer(AsyncWebsocketConsumer):
             if len(batch) < 1000:
                 break
             after = batch[-1]["id"]
-        await self._send({"type": "resumed"})
+        if asked:
+            await self._send({"type": "resumed"})
+
+    async def layer_reconnected(self, event):
+        """The channel layer subscribed to Redis again (core/channel_layer.py): alerts pushed
+        while it was away never arrived. Send what the client is owed since its resume point
+        (`_deliver` skips what this socket already sent)."""
+        if self.user is None:
+            return None
+        if self.resume_after is None:
+            return await self.close(code=CLOSE_SERVICE_RESTART)
+        return await self._resume(self.resume_after, asked=False)
 
     async def alert_ids(self, event):
         if not await self._signed_in():

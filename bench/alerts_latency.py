@@ -76,19 +76,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _bench_database_url(database_url: str) -> str:
+def _bench_database_url(database_url: str, name: str = BENCH_DB) -> str:
     parts = urlsplit(database_url)
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _database_ensure(database_url: str) -> None:
+def _database_ensure(database_url: str, name: str = BENCH_DB) -> None:
     import psycopg
 
     maintenance = urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
     with psycopg.connect(maintenance, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-            print(f"created database {BENCH_DB}")
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+            print(f"created database {name}")
 
 
 def _env(bench_url: str, redis_url: str) -> dict:
@@ -340,9 +340,17 @@ class Http:
         self.reader = self.writer = None
 
     async def post(self, path: str, body: dict | None = None) -> tuple[int, dict | None]:
+        return await self.request("POST", path, body)
+
+    async def get(self, path: str) -> tuple[int, dict | None]:
+        return await self.request("GET", path)
+
+    async def request(
+        self, method: str, path: str, body: dict | None = None
+    ) -> tuple[int, dict | None]:
         data = json.dumps(body).encode() if body is not None else b""
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
             f"Authorization: Token {self.token}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(data)}\r\n\r\n"
         ).encode()
@@ -429,14 +437,12 @@ class Sock:
                 return self.live_ids - before
 
 
-async def _open_socks(port: int, wanted: list[tuple[int, str, bool]]) -> list[Sock]:
-    """Tickets over HTTP (one client per user, in parallel), then every socket at once."""
-    from websockets.asyncio.client import connect
-
+async def _tickets_fetch(port: int, wanted: list[tuple[int, str, bool]]) -> list[str]:
+    """One ticket per socket over HTTP, one client per user, the users in parallel."""
     by_token: dict[str, list[int]] = {}
     for index, (_, token, _) in enumerate(wanted):
         by_token.setdefault(token, []).append(index)
-    tickets: list[str | None] = [None] * len(wanted)
+    tickets: list[str] = [""] * len(wanted)
 
     async def fetch(token: str, indexes: list[int]):
         http = Http(port, token)
@@ -449,6 +455,18 @@ async def _open_socks(port: int, wanted: list[tuple[int, str, bool]]) -> list[So
             http.close()
 
     await asyncio.gather(*(fetch(t, ix) for t, ix in by_token.items()))
+    return tickets
+
+
+async def _open_socks(
+    port: int, wanted: list[tuple[int, str, bool]], tickets: list[str] | None = None
+) -> list[Sock]:
+    """Tickets over HTTP (one client per user, in parallel) unless given, then every socket at
+    once."""
+    from websockets.asyncio.client import connect
+
+    if tickets is None:
+        tickets = await _tickets_fetch(port, wanted)
     conns = await asyncio.gather(
         *(
             connect(
@@ -475,6 +493,25 @@ async def _close_socks(socks: list[Sock]) -> None:
     for sock in socks:
         if sock.task is not None:
             sock.task.cancel()
+
+
+async def _stragglers_wait(
+    measured: list[Sock], sent_at: dict[str, float], families: list[Family]
+) -> dict[int, set[str]]:
+    """Wait until every measured (key worker's) socket has the alerts of its family's posts, or
+    GRACE_S ends; the tokens each wants, by id(socket). A token names its family by its index in
+    `families`: `<phase>-<run>-<index>-<n>`."""
+    token_family = {t: int(t.split("-")[2]) for t in sent_at}
+    want = {
+        id(s): {t for t, i in token_family.items() if families[i].key_worker[0] == s.user_id}
+        for s in measured
+    }
+    grace_end = time.perf_counter() + GRACE_S
+    while time.perf_counter() < grace_end:
+        if all(want[id(s)] <= s.live.keys() for s in measured):
+            break
+        await asyncio.sleep(0.05)
+    return want
 
 
 def _per_post(cpu: dict, sent: int) -> dict:
@@ -615,18 +652,8 @@ async def _loaded(server: Server, data: Data, size: Size) -> dict:
         started = time.perf_counter()
         await asyncio.gather(*(client(i) for i in range(len(active))))
         elapsed = time.perf_counter() - started
-        # Stragglers: wait until every measured socket has its family's alerts, or the grace ends.
-        token_family = {t: int(t.split("-")[2]) for t in sent_at}
         measured = [s for s in socks if s.measured]
-        want = {
-            id(s): {t for t, i in token_family.items() if active[i].key_worker[0] == s.user_id}
-            for s in measured
-        }
-        grace_end = time.perf_counter() + GRACE_S
-        while time.perf_counter() < grace_end:
-            if all(want[id(s)] <= s.live.keys() for s in measured):
-                break
-            await asyncio.sleep(0.05)
+        want = await _stragglers_wait(measured, sent_at, active)
         received_live = sum(len(want[id(s)] & s.live.keys()) for s in measured)
         headline, fanout = [], []
         for sock in socks:
@@ -725,15 +752,12 @@ def _save(key: str, result: dict) -> None:
 # --- entry point ----------------------------------------------------------------------------
 
 
-def run(*, small: bool = False) -> int:
-    database_url = os.environ.get("DATABASE_URL", "")
-    redis_url = os.environ.get("REDIS_URL", "")
-    if not (database_url.startswith("postgres") and redis_url):
-        print("alerts_latency needs DATABASE_URL=postgres://… and REDIS_URL=redis://…: skipped")
-        return 0
-    size = SMALL if small else FULL
-    bench_url = _bench_database_url(database_url)
-    _database_ensure(database_url)
+def bench_data_ready(database_url: str, redis_url: str, name: str = BENCH_DB) -> tuple[dict, Data]:
+    """The bench database `name` beside DATABASE_URL's (created and migrated), Django set up on
+    it in this process, its data ensured: (the served app's environment, the data). Also used by
+    bench/soak.py, on a database of its own."""
+    bench_url = _bench_database_url(database_url, name)
+    _database_ensure(database_url, name)
     env = _env(bench_url, redis_url)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
@@ -749,7 +773,17 @@ def run(*, small: bool = False) -> int:
     import django
 
     django.setup()
-    data = _data_ensure()
+    return env, _data_ensure()
+
+
+def run(*, small: bool = False) -> int:
+    database_url = os.environ.get("DATABASE_URL", "")
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not (database_url.startswith("postgres") and redis_url):
+        print("alerts_latency needs DATABASE_URL=postgres://… and REDIS_URL=redis://…: skipped")
+        return 0
+    size = SMALL if small else FULL
+    env, data = bench_data_ready(database_url, redis_url)
 
     log_path = Path(os.environ.get("BENCH_LOG_DIR", "/tmp")) / f"bench-uvicorn-{os.getpid()}.log"
     load_before = os.getloadavg()[0]  # other work on the machine skews the figures

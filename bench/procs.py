@@ -1,6 +1,6 @@
-"""Reading processes from /proc (Linux): children, CPU time, peak memory, connections held.
+"""Reading processes from /proc (Linux): children, CPU time, memory, connections held.
 
-Used by the bench (bench/http_load.py) and by tests/test_serve.py.
+Used by the bench (bench/http_load.py, bench/soak.py) and by tests/test_serve.py.
 """
 
 from __future__ import annotations
@@ -63,10 +63,20 @@ def db_backends_cpu(database: str | None) -> dict[int, float]:
 
 
 def peak_mb(pid: int) -> float | None:
+    """The process's peak resident memory (VmHWM), in MB."""
+    return _status_mb(pid, "VmHWM:")
+
+
+def rss_mb(pid: int) -> float | None:
+    """The process's resident memory now (VmRSS), in MB."""
+    return _status_mb(pid, "VmRSS:")
+
+
+def _status_mb(pid: int, field: str) -> float | None:
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         return None

@@ -157,7 +157,9 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
     _db["OPTIONS"]["pool"] = {
         "min_size": 1,
         "max_size": int(os.environ.get("DB_POOL_MAX", "10")),
-        "timeout": 10,
+        # How long a request waits for a connection (the database down or every connection
+        # busy) before it is answered 503 (core.exceptions.server_error, decision 0024).
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
     }
     _db["OPTIONS"]["options"] = "-c jit=off"
     # Parameters bound on the server, so psycopg prepares a statement on a connection after its
@@ -191,7 +193,9 @@ if (
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # channels-redis' pub/sub layer, which also tells the consumers when it subscribed
+            # to Redis again after losing it (pushes made meanwhile are re-read: decision 0024).
+            "BACKEND": "core.channel_layer.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }

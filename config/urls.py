@@ -25,3 +25,7 @@ urlpatterns = [
     path("", include("reports.page_urls")),
     path("", include("accountability.page_urls")),
 ]
+
+# An unhandled exception: 503 when the database or Redis cannot be reached (JSON under /api/,
+# the GOV.UK page elsewhere), else Django's 500 page (decision 0024).
+handler500 = "core.exceptions.server_error"

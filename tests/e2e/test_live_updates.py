@@ -43,7 +43,7 @@ from tests.web.conftest import sign_in
 
 WITHIN_S = 2.0
 RECONNECT_TIMEOUT_MS = 30_000  # live.js backs off up to 10 s between attempts
-REDIS_LAYER = "channels_redis.pubsub.RedisPubSubChannelLayer"
+REDIS_LAYER = "core.channel_layer.RedisPubSubChannelLayer"  # channels-redis' pub/sub layer
 # uvicorn closes a keep-alive connection idle for 5 s: after that only the sockets stay open.
 IDLE_TIMEOUT_S = 20
 PLACING_ATTEMPTS = 12  # each reload puts the socket on the other worker one time in two
