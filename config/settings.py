@@ -335,7 +335,7 @@ REPORT_MAX_ATTEMPTS = 3
 # uploads are deleted this many days after upload (a daily task); a run's DuckDB memory cap.
 MATCH_THRESHOLD = float(os.environ.get("MATCH_THRESHOLD", "0.95"))
 IDENTIFICATION_RETENTION_DAYS = int(os.environ.get("IDENTIFICATION_RETENTION_DAYS", "90"))
-MATCH_MEMORY_LIMIT = os.environ.get("MATCH_MEMORY_LIMIT", "3GB")
+MATCH_MEMORY_LIMIT = os.environ.get("MATCH_MEMORY_LIMIT", "2GB")
 IDENTIFICATION_MAX_UPLOAD_ROWS = 200_000
 WHITENOISE_USE_FINDERS = True  # serve straight from the folders above: no collectstatic needed
 # The Design System's stylesheet asks for its fonts and images at /assets/...: served from the

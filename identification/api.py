@@ -46,15 +46,7 @@ class DatasetListCreate(generics.ListAPIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         try:
-            dataset = services.dataset_upload(
-                by=staff,
-                content=values["file"].read(),
-                file_name=values["file"].name,
-                legal_gateway=values["legal_gateway"],
-                purpose=values["purpose"],
-                observed_from=values["observed_from"],
-                observed_to=values["observed_to"],
-            )
+            dataset = services.dataset_upload(by=staff, **values)
         except services.UploadRejected as exc:
             return Response(
                 {"detail": "The file has errors: nothing was loaded.", "rows": exc.rows,

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
@@ -211,8 +213,11 @@ class Linkage:
     model: dict
     threshold: float
     cluster_of: dict[int, int]
-    links: list[dict] = field(default_factory=list)
-    pairs_scored: int = 0
+    links: pa.Table  # _links: one row per link, read for a candidate with links_among
+
+    @property
+    def link_count(self) -> int:
+        return self.links.num_rows
 
 
 def person_links(
@@ -229,6 +234,10 @@ def person_links(
     score the blocked pairs, and cluster those at or above `threshold` (a match probability).
     `progress` is told the fraction done after each stage."""
     con = duckdb.connect(":memory:")
+    # What does not fit in `memory_limit` spills to a folder of this run's, removed after it
+    # (DuckDB's default is .tmp in the working directory).
+    spill = tempfile.mkdtemp(prefix="matching-")
+    con.execute(f"SET temp_directory = '{spill}'")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET preserve_insertion_order = false")
@@ -272,34 +281,44 @@ def person_links(
             threshold=threshold,
             cluster_of=cluster_of,
             links=links,
-            pairs_scored=len(links),
         )
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
-def _links(con, table: str) -> list[dict]:
-    """The scored pairs: ids, match weight and probability, and each field's weight (the
-    family name's with its term-frequency adjustment: a rare surname says more). A field
-    missing on either side weighs 0."""
+def _links(con, table: str) -> pa.Table:
+    """The scored pairs as an Arrow table: ids, match weight and probability, and each
+    field's weight (`w_<comparison>`; the family name's with its term-frequency adjustment: a
+    rare surname says more). A field missing on either side weighs 0."""
     weights = ", ".join(
-        "mw_family_name + mw_tf_adj_family_name" if name == "family_name" else f"mw_{name}"
+        f"mw_family_name + mw_tf_adj_family_name AS w_{name}"
+        if name == "family_name"
+        else f"mw_{name} AS w_{name}"
         for name in COMPARISONS
     )
-    rows = con.sql(
-        f"SELECT unique_id_l, unique_id_r, match_weight, match_probability, {weights} FROM {table}"
-    ).fetchall()
+    return con.sql(
+        f"SELECT unique_id_l AS uid_l, unique_id_r AS uid_r, match_weight, match_probability,"
+        f" {weights} FROM {table}"
+    ).to_arrow_table()
+
+
+def links_among(links: pa.Table, uids) -> list[dict]:
+    """The links between records of `uids` (one candidate's), as dicts: uid_l, uid_r,
+    match_weight, match_probability, fields {comparison: weight}."""
+    import pyarrow.compute as pc
+
+    wanted = pa.array(sorted(uids), type=pa.int64())
+    mask = pc.and_(pc.is_in(links["uid_l"], value_set=wanted), pc.is_in(links["uid_r"], wanted))
     return [
         {
-            "uid_l": row[0],
-            "uid_r": row[1],
-            "match_weight": round(float(row[2]), 2),
-            "match_probability": float(row[3]),
-            "fields": {
-                name: round(float(w), 2) for name, w in zip(COMPARISONS, row[4:], strict=True)
-            },
+            "uid_l": row["uid_l"],
+            "uid_r": row["uid_r"],
+            "match_weight": round(float(row["match_weight"]), 2),
+            "match_probability": float(row["match_probability"]),
+            "fields": {name: round(float(row[f"w_{name}"]), 2) for name in COMPARISONS},
         }
-        for row in rows
+        for row in links.filter(mask).to_pylist()
     ]
 
 

@@ -124,8 +124,7 @@ def _row_check(line: int, raw: dict, *, codes: set[str], period: tuple[date, dat
 def dataset_upload(
     *,
     by: StaffMember,
-    content: bytes,
-    file_name: str,
+    file,
     legal_gateway: str,
     purpose: str,
     observed_from: date,
@@ -145,8 +144,9 @@ def dataset_upload(
         errors["observed_to"] = ["The end of the period cannot be before its start."]
     if errors:
         raise ValidationError(errors)
+    file_name = getattr(file, "name", "") or ""
     try:
-        text = content.decode("utf-8-sig")
+        text = file.read().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UploadRejected(
             [{"row": 0, "field": "file", "message": "The file is not UTF-8 text (CSV)."}]
@@ -335,7 +335,7 @@ def _finish(run: MatchRun, *, model, records: int, result, candidates: list[Cand
         progress=100,
         model=model,
         records=records,
-        links=len(linked.links) if linked else 0,
+        links=linked.link_count if linked else 0,
         persons=len(set(linked.cluster_of.values())) if linked else records,
         households=households,
         candidates=len(candidates),
@@ -362,12 +362,12 @@ def _candidates_build(run, found, result, about: dict, outcome_of: dict) -> list
     weights, the family already on the record (open or closed). No identifiers."""
     labels = selectors.indicator_labels(run.framework)
     agencies = dict(Agency.objects.values_list("id", "name"))
-    links_of: dict[int, list[dict]] = defaultdict(list)
-    for link in result.links:
-        links_of[link["uid_l"]].append(link)
-        links_of[link["uid_r"]].append(link)
     candidates = []
     for c in found:
+        links_of: dict[int, list[dict]] = defaultdict(list)
+        for link in linkage.links_among(result.links, c.record_ids):
+            links_of[link["uid_l"]].append(link)
+            links_of[link["uid_r"]].append(link)
         persons: dict[int, list[int]] = defaultdict(list)
         for uid in c.record_ids:
             persons[result.cluster_of.get(uid, uid)].append(uid)

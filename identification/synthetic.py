@@ -209,7 +209,8 @@ def council_generate(*, seed: int, households: int, indicator_rows: int | None =
     `indicator_rows`, households are made until that many rows exist (the bench's size);
     otherwise a household has 0 to 6 indicators' worth of rows."""
     rng = random.Random(seed)
-    streets = _streets(rng, max(4, households // 12))
+    expected = households if indicator_rows is None else indicator_rows // 2
+    streets = _streets(rng, max(4, expected // 12))
     made: list[Household] = []
     rows: dict[str, list[dict]] = {agency: [] for agency in AGENCIES}
     counter = {"rows": 0, "nhs": 0, "ni": 0, "upn": 0}
@@ -430,3 +431,22 @@ def rows_csv(rows: list[dict]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+def council_records(council: Council):
+    """The council's rows as linkage records (identification.linkage.RECORD_FIELDS, ids from
+    1), with each record's truth: (records, person_of, household_of, indicator_of)."""
+    records, person_of, household_of, indicator_of = [], {}, {}, {}
+    uid = 0
+    for agency, rows in council.rows.items():
+        for row in rows:
+            uid += 1
+            records.append(
+                (uid, agency, row["given_name"], row["family_name"], row["date_of_birth"],
+                 row["postcode"], row["address"], row["nhs_number"], row["upn"],
+                 row["ni_number"])
+            )  # fmt: skip
+            person_of[uid] = row["person_key"]
+            household_of[uid] = row["household_key"]
+            indicator_of[uid] = row["indicator"]
+    return records, person_of, household_of, indicator_of

@@ -55,19 +55,7 @@ def _households_scores(table, cluster_of, *, truth_of, indicator_of, true_candid
 @pytest.fixture(scope="module")
 def council_linked():
     council = synthetic.council_generate(seed=11, households=300)
-    records, person_of, household_of, indicator_of = [], {}, {}, {}
-    uid = 0
-    for agency, rows in council.rows.items():
-        for row in rows:
-            uid += 1
-            records.append(
-                (uid, agency, row["given_name"], row["family_name"], row["date_of_birth"],
-                 row["postcode"], row["address"], row["nhs_number"], row["upn"],
-                 row["ni_number"])
-            )  # fmt: skip
-            person_of[uid] = row["person_key"]
-            household_of[uid] = row["household_key"]
-            indicator_of[uid] = row["indicator"]
+    records, person_of, household_of, indicator_of = synthetic.council_records(council)
     table = linkage.records_table(records)
     result = linkage.person_links(table, threshold=settings.MATCH_THRESHOLD)
     return council, table, result, person_of, household_of, indicator_of
@@ -124,7 +112,9 @@ def test_each_link_is_explained_and_the_model_saved(council_linked):
         if "m_probability" in level and "u_probability" in level
     ]
     assert len(trained) > 10  # m and u estimated from the data (no labels)
-    link = result.links[0]
+    link = linkage.links_among(
+        result.links, result.links["uid_l"].to_pylist()[:1] + result.links["uid_r"].to_pylist()[:1]
+    )[0]
     assert link["match_probability"] >= settings.MATCH_THRESHOLD
     assert set(link["fields"]) == set(linkage.FIELD_LABELS)
     # The link's weight is the prior's plus its fields' (splink's Fellegi-Sunter sum).
