@@ -144,8 +144,8 @@ def model_settings() -> SettingsCreator:
                 comparison_levels=[
                     cll.NullLevel("given"),
                     cll.ExactMatchLevel("given"),
-                    cll.CustomLevel(
-                        "list_has_any(given_forms_l, given_forms_r)", "a familiar form"
+                    cll.ArrayIntersectLevel("given_forms", 1).configure(
+                        label_for_charts="a familiar form"
                     ),
                     cll.DamerauLevenshteinLevel("given", 1),
                     cll.JaroWinklerLevel("given", 0.88),
@@ -167,7 +167,7 @@ def model_settings() -> SettingsCreator:
                 comparison_levels=[
                     cll.NullLevel("dob"),
                     cll.ExactMatchLevel("dob"),
-                    cll.CustomLevel(swapped, "day and month swapped"),
+                    cll.CustomLevel(swapped, "day and month swapped", base_dialect_str="duckdb"),
                     cll.DamerauLevenshteinLevel("dob", 1),
                     cll.ElseLevel(),
                 ],

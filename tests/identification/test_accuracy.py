@@ -123,3 +123,19 @@ def test_each_link_is_explained_and_the_model_saved(council_linked):
 
     prior_weight = math.log2(prior / (1 - prior))
     assert abs(prior_weight + sum(link["fields"].values()) - link["match_weight"]) < 0.1
+
+
+def test_the_same_settings_build_for_sparks_sql():
+    """The model's comparisons and blocking rules render for splink's Spark backend as they do
+    for DuckDB (Spark itself is not installed here: docs/scaling.md says what was not run)."""
+    duckdb_settings = linkage.model_settings().get_settings("duckdb")
+    spark_settings = linkage.model_settings().get_settings("spark")
+    levels = {
+        d: [level.sql_condition for c in s.comparisons for level in c.comparison_levels]
+        for d, s in (("duckdb", duckdb_settings), ("spark", spark_settings))
+    }
+    assert len(levels["spark"]) == len(levels["duckdb"])
+    assert any("ARRAY_INTERSECT" in sql for sql in levels["spark"])  # familiar forms
+    assert not any("list_" in sql for sql in levels["spark"])  # no DuckDB-only function
+    rules = spark_settings._blocking_rules_to_generate_predictions
+    assert len(rules) == len(duckdb_settings._blocking_rules_to_generate_predictions)
