@@ -673,6 +673,7 @@ HOME_PARTNER = "partner"  # practitioners: the families their agency works with
 HOME_MANAGER = "manager"  # managers: every family their agency leads
 HOME_STAFF = "staff"  # agency admins: their agency's staff
 HOME_DPO = "dpo"  # data protection officers: unusual access to the families their agency leads
+HOME_ANALYST = "analyst"  # analysts: their agency's identification datasets
 HOME_ADMIN = "admin"  # platform admins: the Django admin (no case data)
 HOME_NONE = "none"  # signed in with no role here
 
@@ -688,6 +689,7 @@ def home_for(user) -> str:
         Role.MANAGER: HOME_MANAGER,
         Role.AGENCY_ADMIN: HOME_STAFF,
         Role.DPO: HOME_DPO,
+        Role.ANALYST: HOME_ANALYST,
     }.get(staff.role, HOME_NONE)
 
 

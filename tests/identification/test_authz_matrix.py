@@ -185,3 +185,13 @@ def test_the_lists_queries_do_not_grow(world, client_for):
             assert manager.get("/api/v1/identification/datasets/").status_code == 200
         counts.append((len(candidates_queries), len(datasets_queries)))
     assert counts[0] == counts[1], counts
+
+
+def test_an_analyst_lands_on_identification(world):
+    from django.test import Client
+
+    _, people, _, _ = world
+    client = Client()
+    client.force_login(people[("analyst", "school")].user)
+    response = client.get("/home/")
+    assert response.status_code == 302 and response.url == "/identification/"
