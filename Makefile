@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 # channel layer cannot carry WebSocket pushes between processes.
 WORKERS ?= $(if $(REDIS_URL),$(shell nproc),1)
 
-.PHONY: demo serve test check bench soak install worker clean
+.PHONY: demo serve test check bench bench-matching soak install worker clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON)"; exit 1; }
@@ -71,6 +71,10 @@ bench: install
 # errors, lost alerts, memory, the push's latency (bench/soak.py). Needs DATABASE_URL and REDIS_URL.
 soak: install
 	$(BIN)/python -m bench.soak
+
+# Identification alone: 1,000,000 indicator rows linked (make bench runs it too).
+bench-matching: install
+	$(BIN)/python -m bench identification
 
 clean:
 	rm -rf $(VENV) node_modules $(GOVUK_SERVED) db.sqlite3 .pytest_cache

@@ -17,6 +17,9 @@ class Role(models.TextChoices):
     # Reads the agency-wide access log and the unusual access of the families their agency
     # leads; sees no case data (not a case role).
     DPO = "dpo", "Data protection officer"
+    # Uploads their agency's indicator datasets for identification (as its agency admin may);
+    # sees no case data and no candidate (not a case role).
+    ANALYST = "analyst", "Analyst"
 
 
 # Roles that work with case data. An agency admin manages staff and a data protection officer

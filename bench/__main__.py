@@ -27,6 +27,7 @@ BENCHES = [
     "page_load",  # the caseload and family pages beside the JSON they stand for
     "library_way",  # each of our own pieces beside the library's way it replaces
     "reports",  # the outcomes and claims PDFs: time, peak memory, queries at two sizes
+    "identification",  # 1,000,000 indicator rows linked (splink/DuckDB): time, peak memory
 ]
 
 

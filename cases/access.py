@@ -673,6 +673,7 @@ HOME_PARTNER = "partner"  # practitioners: the families their agency works with
 HOME_MANAGER = "manager"  # managers: every family their agency leads
 HOME_STAFF = "staff"  # agency admins: their agency's staff
 HOME_DPO = "dpo"  # data protection officers: unusual access to the families their agency leads
+HOME_ANALYST = "analyst"  # analysts: their agency's identification datasets
 HOME_ADMIN = "admin"  # platform admins: the Django admin (no case data)
 HOME_NONE = "none"  # signed in with no role here
 
@@ -688,6 +689,7 @@ def home_for(user) -> str:
         Role.MANAGER: HOME_MANAGER,
         Role.AGENCY_ADMIN: HOME_STAFF,
         Role.DPO: HOME_DPO,
+        Role.ANALYST: HOME_ANALYST,
     }.get(staff.role, HOME_NONE)
 
 
@@ -1151,3 +1153,69 @@ def staff_change_watcher_ids(*, agency_id: int) -> set[int]:
             user__is_active=True,
         ).values_list("user_id", flat=True)
     )
+
+
+# --- identification (data matching) -----------------------------------------------------------
+# Agencies' indicator datasets and the candidate households a matching run finds are kept apart
+# from case data (decision 0028). A dataset is its agency's: uploaded by its agency admin or an
+# analyst, listed (metadata only) to them and to the lead agency's managers, who run the
+# matching; the rows reach no one but the run. Candidates are for the front door: the managers
+# of an early help agency (the lead agency), never a partner.
+
+DATASET_ROLES = frozenset({Role.AGENCY_ADMIN, Role.ANALYST})
+
+
+def identification_staff(user) -> StaffMember | None:
+    """The user's active staff membership, whatever its role (identification's readers are
+    decided by the predicates below)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    return staff_for_user(user)
+
+
+def may_upload_dataset(staff: StaffMember | None) -> bool:
+    """An agency's indicator datasets are uploaded by its agency admins and analysts."""
+    return staff is not None and staff.role in DATASET_ROLES
+
+
+def may_run_matching(staff: StaffMember | None) -> bool:
+    """A matching run (over every dataset held) is started by a manager of an early help
+    agency, which leads families; the same people work the candidate queue."""
+    return (
+        staff is not None
+        and staff.role == Role.MANAGER
+        and staff.agency.kind == AgencyKind.EARLY_HELP
+    )
+
+
+def may_see_candidates(staff: StaffMember | None) -> bool:
+    """The candidate queue (and each candidate's explanation and decision) is the front door's:
+    the lead agency's managers."""
+    return may_run_matching(staff)
+
+
+def datasets_visible_q(staff: StaffMember | None) -> Q:
+    """Filter on datasets: an uploader sees their own agency's; a lead-agency manager sees every
+    dataset's metadata (what a run will match); anyone else none."""
+    if staff is None:
+        return Q(pk__in=[])
+    if may_run_matching(staff):
+        return Q()
+    if may_upload_dataset(staff):
+        return Q(agency_id=staff.agency_id)
+    return Q(pk__in=[])
+
+
+def candidates_visible_q(staff: StaffMember | None) -> Q:
+    """Filter on candidates (and runs): those of runs for the manager's own agency."""
+    if not may_see_candidates(staff):
+        return Q(pk__in=[])
+    return Q(agency_id=staff.agency_id)
+
+
+def families_for_matching(staff: StaffMember) -> QuerySet[Family]:
+    """The case record a run of `staff`'s links to, so that a candidate already known is said
+    to be: the families their agency leads, open or closed (none unless `may_run_matching`)."""
+    if not may_run_matching(staff):
+        return Family.objects.none()
+    return Family.objects.filter(lead_agency_id=staff.agency_id)

@@ -31,6 +31,7 @@ HOME_ROUTES = {
     access.HOME_MANAGER: "manager-overview",
     access.HOME_STAFF: "staff-page",
     access.HOME_DPO: "unusual-access-page",
+    access.HOME_ANALYST: "identification-home",
 }
 
 

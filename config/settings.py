@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "audit",
     "reports",
     "accountability",  # the readers of the access log
+    "identification",  # data matching: uploads, runs, candidate households (decision 0027)
     "demo",  # `manage.py seed_demo`
 ]
 
@@ -216,6 +217,11 @@ CELERY_BEAT_SCHEDULE = {
     "sharing-sweep": {"task": "consent.tasks.sharing_sweep", "schedule": 30.0},
     # Report builds whose worker died (no progress for REPORT_STALE_AFTER_S) are started again.
     "reports-sweep": {"task": "reports.tasks.reports_sweep", "schedule": 60.0},
+    # Raw identification uploads past their retention are deleted (decision 0028).
+    "identification-retention": {
+        "task": "identification.tasks.datasets_retention",
+        "schedule": 3600.0,
+    },
     # The access log's hash chain: events written since the last run are sealed (decision 0017).
     "access-log-seal": {"task": "audit.tasks.access_events_seal", "schedule": 30.0},
     # Families closed longer than RETENTION_CLOSED_YEARS are pseudonymised (decision 0022).
@@ -331,6 +337,10 @@ SPECTACULAR_SETTINGS = {
         "ReportStatusEnum": "reports.models.ReportStatus",
         "AccessFootingEnum": "audit.models.Footing",
         "AccessFootingFilterEnum": "accountability.serializers.FOOTINGS",
+        "CandidateDecisionEnum": "identification.models.Decision",
+        "EmergencyDecisionEnum": [("upheld", "Upheld"), ("not_justified", "Not justified")],
+        "LegalGatewayEnum": "identification.models.LegalGateway",
+        "MatchRunStatusEnum": "identification.models.RunStatus",
     },
 }
 
@@ -360,6 +370,12 @@ STORAGES = {
 # the sweep starts it again, up to REPORT_MAX_ATTEMPTS builds, then it is marked failed.
 REPORT_STALE_AFTER_S = int(os.environ.get("REPORT_STALE_AFTER_S", "120"))
 REPORT_MAX_ATTEMPTS = 3
+# Identification (decisions 0027, 0028): a link is kept at or above this match probability; raw
+# uploads are deleted this many days after upload (a daily task); a run's DuckDB memory cap.
+MATCH_THRESHOLD = float(os.environ.get("MATCH_THRESHOLD", "0.95"))
+IDENTIFICATION_RETENTION_DAYS = int(os.environ.get("IDENTIFICATION_RETENTION_DAYS", "90"))
+MATCH_MEMORY_LIMIT = os.environ.get("MATCH_MEMORY_LIMIT", "2GB")
+IDENTIFICATION_MAX_UPLOAD_ROWS = 200_000
 WHITENOISE_USE_FINDERS = True  # serve straight from the folders above: no collectstatic needed
 # The Design System's stylesheet asks for its fonts and images at /assets/...: served from the
 # same folder.

@@ -189,7 +189,8 @@ def test_every_write_has_a_request_body_with_a_json_schema(schema):
         if path not in CASES_AND_AGENCIES and "requestBody" not in op:
             continue
         content = op.get("requestBody", {}).get("content", {})
-        json_body = content.get("application/json", {})
+        # A file upload (an identification dataset) is multipart, as its contract says.
+        json_body = content.get("application/json") or content.get("multipart/form-data", {})
         if "schema" not in json_body:
             missing.append(f"{method.upper()} {path}")
             continue
@@ -265,8 +266,9 @@ def test_enums_match_the_contract(schema):
         "other",
     }
     assert set(enums["VisibilityEnum"]["enum"]) == {"team", "restricted"}
-    # The v1 staff roles, and the data protection officer (decision 0019).
-    roles = {"practitioner", "key_worker", "manager", "agency_admin", "dpo"}
+    # The v1 staff roles, the data protection officer (decision 0019) and the analyst, who
+    # uploads identification datasets (decision 0028).
+    roles = {"practitioner", "key_worker", "manager", "agency_admin", "dpo", "analyst"}
     assert any(set(s.get("enum", [])) == roles for s in enums.values())
 
 

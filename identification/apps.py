@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class IdentificationConfig(AppConfig):
+    name = "identification"
+    verbose_name = "Identification (data matching)"
+    default_auto_field = "django.db.models.BigAutoField"
