@@ -75,7 +75,9 @@ class RunCreate(generics.ListAPIView):
     def get_queryset(self):
         return selectors.run_list(_staff(self.request))
 
-    @extend_schema(request=serializers.RunRequestSerializer)
+    @extend_schema(
+        request=serializers.RunRequestSerializer, responses={202: serializers.RunStartedSerializer}
+    )
     def post(self, request):
         staff = _staff(request)
         if not access.may_run_matching(staff):
@@ -106,6 +108,7 @@ class CandidateList(generics.ListAPIView):
 
     serializer_class = serializers.CandidateSerializer
     pagination_class = RankPage
+    extra_error_statuses = (404,)  # to anyone but the lead agency's front door (core/schema)
 
     def get_queryset(self):
         staff = _staff(self.request)

@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.serializers import InputSerializer
 from identification.models import Candidate, Dataset, Decision, LegalGateway, MatchRun
 
 
@@ -13,7 +14,7 @@ class IndicatorSerializer(serializers.Serializer):
     framework_version = serializers.CharField(source="framework.version")
 
 
-class DatasetUploadSerializer(serializers.Serializer):
+class DatasetUploadSerializer(InputSerializer):
     file = serializers.FileField()
     legal_gateway = serializers.ChoiceField(choices=LegalGateway.choices)
     purpose = serializers.CharField(max_length=2000)
@@ -40,8 +41,15 @@ class DatasetSerializer(serializers.ModelSerializer):
         ]
 
 
-class RunRequestSerializer(serializers.Serializer):
+class RunRequestSerializer(InputSerializer):
     threshold = serializers.FloatField(required=False, min_value=0.5, max_value=0.9999)
+
+
+class RunStartedSerializer(serializers.Serializer):
+    """The answer to starting a run (202): its id and status; progress at `runs/{id}/`."""
+
+    id = serializers.IntegerField()
+    status = serializers.CharField()
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -143,7 +151,7 @@ class CandidateSerializer(serializers.ModelSerializer):
         return obj.explanation.get("links", [])
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(InputSerializer):
     # The model's choices (one enum in the schema); "pending" is refused by the service.
     decision = serializers.ChoiceField(choices=Decision.choices)
     reason = serializers.CharField(max_length=2000)
