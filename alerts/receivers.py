@@ -67,6 +67,24 @@ def team_left_alert(sender, *, family, involvement, change, **kwargs) -> None:
     )
 
 
+@receiver(case_signals.family_transitioned, dispatch_uid="alerts.family_transitioned")
+def family_transition_alert(sender, *, family, by, kind, summary, transition, change, **kwargs):
+    """A lifecycle transition: alert the team as it now is (the key worker, the named
+    practitioners) and the lead agency's managers, each who may see the family, not the
+    person who made it; and tell whoever lost sight that their access ended."""
+    services.alerts_for_event(
+        family=family,
+        kind=kind,
+        agency_id=by.agency_id,
+        author_id=by.user_id,
+        summary=f"{family.reference}: {summary}",
+        source_type="transition",
+        source_id=transition.id,
+        recipients=access.family_team_ids(family=family) | access.lead_manager_ids(family=family),
+    )
+    services.alerts_access_lost(family=family, change=change, reason=summary)
+
+
 @receiver(agency_signals.staff_changed, dispatch_uid="alerts.staff_changed")
 def staff_change_alert(sender, *, staff, by_user, summary, **kwargs) -> None:
     """Alert every active admin and manager of the staff member's agency, except the actor."""

@@ -701,6 +701,16 @@ def lead_manager_ids(*, family: Family) -> set[int]:
     )
 
 
+def family_team_ids(*, family: Family) -> set[int]:
+    """User ids of the family's team as alerts know it: the key worker and each active
+    involvement's named practitioner (`family_viewers_among(user_ids=TEAM)` reads the same in
+    its statement)."""
+    named = Involvement.objects.filter(
+        family=family, ended_on__isnull=True, practitioner__isnull=False
+    ).values_list("practitioner_id", flat=True)
+    return {family.key_worker_id, *named} - {None}
+
+
 def may_allocate_key_worker(
     *, staff: StaffMember, family: Family, perms, new_key_worker: StaffMember | None
 ) -> bool:
@@ -745,6 +755,51 @@ def may_confirm_sharing_basis(*, staff: StaffMember | None, family: Family, basi
 def may_review_sharing_basis(*, staff: StaffMember | None, family: Family) -> bool:
     """A basis without consent is reviewed (kept for a further period) by a lead-agency manager."""
     return is_lead_manager(staff, family)
+
+
+# --- the family's lifecycle (cases/lifecycle.py: the states and which action leads where) ----
+
+
+def may_close_family(*, staff: StaffMember | None, family: Family, perms) -> bool:
+    """The key worker and the lead agency's managers close a family (and reopen it)."""
+    return (
+        staff is not None
+        and CHANGE in perms
+        and (family.key_worker_id == staff.user_id or is_lead_manager(staff, family))
+    )
+
+
+def may_reopen_family(*, staff: StaffMember | None, family: Family, perms) -> bool:
+    """Whoever may close a family may reopen it: its key worker, the lead agency's managers."""
+    return may_close_family(staff=staff, family=family, perms=perms)
+
+
+def may_step_up(*, staff: StaffMember | None, family: Family, perms) -> bool:
+    """A step-up to children's social care is an authorised decision of a manager of the lead
+    agency."""
+    return CHANGE in perms and is_lead_manager(staff, family)
+
+
+def may_step_down(*, staff: StaffMember | None, family: Family, perms) -> bool:
+    """A step-down to early help is decided by a manager of the lead agency (children's social
+    care)."""
+    return CHANGE in perms and is_lead_manager(staff, family)
+
+
+def may_record_review(*, staff: StaffMember | None, family: Family, perms) -> bool:
+    """A Team Around the Family review is recorded by the key worker or the lead agency's key
+    workers and managers (who hold CHANGE)."""
+    return staff is not None and CHANGE in perms
+
+
+def is_social_care(agency: Agency) -> bool:
+    """Children's social care: the lead agency after a step-up."""
+    return agency.kind == AgencyKind.CHILDRENS_SOCIAL_CARE
+
+
+def may_lead_after_step_down(agency: Agency) -> bool:
+    """A step-down makes an early help agency the lead."""
+    return agency.kind == AgencyKind.EARLY_HELP
 
 
 def may_request_report(staff: StaffMember | None, *, council_wide: bool) -> bool:

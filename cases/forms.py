@@ -18,7 +18,6 @@ from django.forms.boundfield import BoundField
 from cases.models import (
     ActionStatus,
     ContactMethod,
-    FamilyStatus,
     InterventionKind,
     NeedStatus,
     Relationship,
@@ -416,7 +415,6 @@ class FamilyEditForm(VersionedForm):
         widget=forms.RadioSelect,
     )
     next_review_on = GovDateField(label="Next review", required=False)
-    status = _radios(FamilyStatus.choices, label="Status", required_message="Select the status")
     key_worker = _user_choice("Key worker", "No key worker")
 
     def __init__(self, *args, key_workers=None, **kwargs):

@@ -362,3 +362,44 @@ class FamilyVisit(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "family"], name="one_visit_per_user_family")
         ]
+
+
+class ClosureReason(models.TextChoices):
+    """Why a family's case was closed (a fixed list: reports count by it)."""
+
+    OUTCOMES_MET = "outcomes_met", "Outcomes met"
+    STEPPED_UP = "stepped_up", "Stepped up to children's social care"
+    MOVED_AWAY = "moved_away", "Moved out of the area"
+    DISENGAGED = "disengaged", "Family disengaged"
+    CONSENT_WITHDRAWN = "consent_withdrawn", "Consent to early help withdrawn"
+    TRANSFERRED = "transferred", "Transferred to another service"
+    NO_LONGER_NEEDED = "no_longer_needed", "Support no longer needed"
+
+
+class FamilyTransition(models.Model):
+    """One change of a family's lifecycle state (`cases.lifecycle`): who, from which state to
+    which, and why. Written by the service that made it, with its chronology entry."""
+
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="transitions")
+    action = models.CharField(max_length=20)
+    from_state = models.CharField(max_length=20)
+    to_state = models.CharField(max_length=20)
+    at = models.DateTimeField()
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    closure_reason = models.CharField(
+        max_length=30, choices=ClosureReason.choices, blank=True, default=""
+    )
+    outcome_summary = models.TextField(blank=True, default="")
+    from_lead_agency = models.ForeignKey(
+        Agency, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_lead_agency = models.ForeignKey(
+        Agency, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The early help (step-up) or social care (step-down) involvement kept on the team.
+    involvement_kept = models.BooleanField(null=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]

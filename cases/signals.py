@@ -21,3 +21,9 @@ key_worker_changed = Signal()
 # An agency left the team and the grants were recomputed. Arguments: family, involvement (the
 # ended one, with its agency), change (the `access.GrantChange` of that sync: who lost sight).
 team_left = Signal()
+
+# A lifecycle transition (closed, reopened, stepped up or down), its chronology entry written
+# and, when the lead agency changed, the grants recomputed. Arguments: family (as it now is),
+# by, kind (the chronology type: "family.closed", ...), summary, transition (the
+# `FamilyTransition`), change (the `access.GrantChange` of the sync, empty when none ran).
+family_transitioned = Signal()

@@ -1182,7 +1182,7 @@ class ActionEdit(FamilyFormPage):
 
 class FamilyEdit(FamilyFormPage):
     permission = access.CHANGE
-    open_only = False  # reopening a closed family is an edit
+    open_only = False  # a closed family's details may still be corrected
     audit_object_type = "family"
     audit_object_kwarg = "family_id"
     template_name = "cases/forms/family_edit.html"
@@ -1222,7 +1222,6 @@ class FamilyEdit(FamilyFormPage):
                 "postcode": family.postcode,
                 "level_of_need": family.level_of_need or "",
                 "next_review_on": family.next_review_on,
-                "status": family.status,
                 "key_worker": family.key_worker_id or "",
                 "version": family.version,
             },
@@ -1230,8 +1229,7 @@ class FamilyEdit(FamilyFormPage):
 
     def save(self, data):
         changes = {
-            k: data[k]
-            for k in ("name", "address", "postcode", "level_of_need", "next_review_on", "status")
+            k: data[k] for k in ("name", "address", "postcode", "level_of_need", "next_review_on")
         }
         if "key_worker" in data and data["key_worker"] != self.family.key_worker_id:
             changes["key_worker_id"] = data["key_worker"]

@@ -283,6 +283,7 @@ SPECTACULAR_SETTINGS = {
         "AgencyKindEnum": "agencies.models.AgencyKind",
         "InterventionKindEnum": "cases.models.InterventionKind",
         "FamilyStatusEnum": "cases.models.FamilyStatus",
+        "ClosureReasonEnum": "cases.models.ClosureReason",
         "NeedStatusEnum": "cases.models.NeedStatus",
         "ActionStatusEnum": "cases.models.ActionStatus",
         "ContactMethodEnum": "cases.models.ContactMethod",

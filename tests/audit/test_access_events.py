@@ -142,6 +142,10 @@ ROWS = (
     Row("contact-list", "POST", "contact", allowed=RECORDERS),
     Row("chronology", "GET", "chronology"),
     Row("family-history", "GET", "history"),
+    Row("family-close", "POST", **FAMILY_DETAIL, allowed=CHANGERS),
+    Row("family-reopen", "POST", **FAMILY_DETAIL, allowed=CHANGERS),  # open: 409
+    Row("family-step-up", "POST", **FAMILY_DETAIL, allowed=LEAD_MANAGER),
+    Row("family-step-down", "POST", **FAMILY_DETAIL, allowed=LEAD_MANAGER),  # early help: 409
     # --- sharing, disclosures and emergency access (consent/urls.py) ---
     Row("sharing-list", "GET", "sharing_basis"),
     Row("sharing-list", "POST", "sharing_basis", allowed=CHANGERS),

@@ -33,6 +33,7 @@ from alerts.models import Alert
 from cases import services, validators
 from cases.models import (
     ActionStatus,
+    ClosureReason,
     ContactMethod,
     Family,
     FamilyStatus,
@@ -1122,11 +1123,11 @@ class Seeder:
             persons=h.adults,
         )
         self.at(on, 17)
-        services.family_update(
+        services.family_close(
             family_id=h.family.id,
             by=h.key_worker,
-            expected_version=h.family.version,
-            status=FamilyStatus.CLOSED,
+            reason=ClosureReason.OUTCOMES_MET,
+            outcome_summary="Every need met and sustained; the family no longer needs support.",
         )
 
     def review_date(self, h: Household) -> None:
