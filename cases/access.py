@@ -802,6 +802,56 @@ def may_lead_after_step_down(agency: Agency) -> bool:
     return agency.kind == AgencyKind.EARLY_HELP
 
 
+# --- referrals and the front door (the referrals app; decision 0026) ---------------------------
+
+
+def may_refer(staff: StaffMember | None) -> bool:
+    """Any practitioner who works with families refers one to early help."""
+    return staff is not None and staff.role in CASE_ROLES
+
+
+def is_front_door(staff: StaffMember | None) -> bool:
+    """The early help front door: the practitioners, key workers and managers of an early help
+    agency. They see every referral, the families and people it may match, and decide."""
+    return (
+        staff is not None
+        and staff.role in CASE_ROLES
+        and staff.agency.kind == AgencyKind.EARLY_HELP
+    )
+
+
+def may_decide_referral(staff: StaffMember | None) -> bool:
+    """The front door decides a referral (open, signpost, step up, no further action)."""
+    return is_front_door(staff)
+
+
+def sees_referral_matches(staff: StaffMember | None) -> bool:
+    """The possible matches of a referral with known families and people are for the front
+    door only, never the referrer (unless the referrer is the front door)."""
+    return is_front_door(staff)
+
+
+def referrals_visible_q(staff: StaffMember | None) -> Q:
+    """Filter on referrals: the front door sees every one; anyone else who works with families
+    the referrals of their own agency (and their decisions, not the family behind them)."""
+    if staff is None or staff.role not in CASE_ROLES:
+        return Q(pk__in=[])
+    if is_front_door(staff):
+        return Q()
+    return Q(agency_id=staff.agency_id)
+
+
+def may_join_referral(*, staff: StaffMember | None, family: Family, perms) -> bool:
+    """A front door decision joins a referral to a known family, or reopens a closed one, when
+    the front door's agency leads it (a family another agency leads is theirs to take)."""
+    return may_decide_referral(staff) and VIEW in perms and family.lead_agency_id == staff.agency_id
+
+
+def may_open_family_on_referral(staff: StaffMember | None) -> bool:
+    """A front door decision to accept opens the family, led by the front door's agency."""
+    return may_decide_referral(staff)
+
+
 def may_request_report(staff: StaffMember | None, *, council_wide: bool) -> bool:
     """A council-wide report (caseload, outcomes, results claims) covers every family the
     requester's agency leads: for managers of an early help agency, which leads families. A

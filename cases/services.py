@@ -173,6 +173,29 @@ def family_create(
 ) -> Family:
     if not access.may_open_family(by):
         raise access.Forbidden("Only key workers and managers of an early help agency.")
+    return _family_new(
+        by=by,
+        name=name,
+        postcode=postcode,
+        address=address,
+        key_worker_id=key_worker_id,
+        level_of_need=level_of_need,
+    )
+
+
+def _family_new(
+    *,
+    by: StaffMember,
+    name: str,
+    postcode: str,
+    address: str,
+    key_worker_id: int | None,
+    level_of_need: int | None = None,
+    how: str = "",
+) -> Family:
+    """A new family led by `by`'s agency (whoever may open it decided before): the record, the
+    lead agency on its team, the grants, and "family.opened" on the chronology (`how`: e.g. on
+    which referral)."""
     family = history_by(
         Family(
             reference=f"TMP-{uuid.uuid4().hex[:12]}",
@@ -214,7 +237,7 @@ def family_create(
         at=timezone.now(),
         type="family.opened",
         agency_id=by.agency_id,
-        summary=f"Family opened by {by.agency.name}",
+        summary=f"Family opened by {by.agency.name}{how}",
         object_id=family.id,
     )
     return family
@@ -850,7 +873,7 @@ def lifecycle_begin(
 ) -> tuple[Family, str, str]:
     """The start of every lifecycle write: the family row-locked, `by` re-checked under the
     lock (still holding `permission`: else 404; the action's predicate,
-    `lifecycle.LIFECYCLE_PREDICATES`, or `authorised(perms)` when another rule decides: else
+    `lifecycle.LIFECYCLE_PREDICATES`, or `authorised(family, perms)` when another rule decides: else
     403), the transition allowed from the family's state (else 409) and, when given, the
     caller's version still current (else `StaleVersion`). Returns (family, from state, to
     state)."""
@@ -858,7 +881,7 @@ def lifecycle_begin(
         family_id=family_id, by=by, permission=permission, open_only=False
     )
     allowed = (
-        authorised(perms)
+        authorised(family, perms)
         if authorised is not None
         else lifecycle.LIFECYCLE_PREDICATES[action](staff=by, family=family, perms=perms)
     )
@@ -1191,3 +1214,124 @@ def _lead_change(
         to_lead_agency=to_agency,
         involvement_kept=keep_involvement,
     )
+
+
+# --- families from referrals (the referrals app decides; decision 0026) -------------------------
+
+
+@transaction.atomic
+def family_open_on_referral(
+    *,
+    by: StaffMember,
+    name: str,
+    postcode: str,
+    address: str,
+    key_worker_id: int,
+    people: list[dict],
+    concerns: list[tuple[HeadlineOutcome, str]],
+    referral_text: str,
+) -> Family:
+    """A front door decision to accept a referral about a family not known: a new family led by
+    the front door's agency, with its key worker, the referral's people as members and its
+    concerns as needs (`referral_text`: which referral, from whom, for the chronology)."""
+    if not access.may_open_family_on_referral(by):
+        raise access.Forbidden("The early help front door opens families from referrals.")
+    if key_worker_id is None:
+        raise ValidationError({"key_worker": ["Name the key worker."]})
+    family = _family_new(
+        by=by,
+        name=name,
+        postcode=postcode,
+        address=address,
+        key_worker_id=key_worker_id,
+        how=f" on {referral_text}",
+    )
+    _referral_details_add(family=family, by=by, people=people, concerns=concerns)
+    return family
+
+
+@transaction.atomic
+def family_join_referral(
+    *,
+    family_id: int,
+    by: StaffMember,
+    people: list[dict],
+    concerns: list[tuple[HeadlineOutcome, str]],
+    referral_text: str,
+    reason: str,
+    key_worker_id: int | None = None,
+) -> Family:
+    """A front door decision to accept a referral about a known family: a closed one is
+    reopened (with `key_worker_id`, required), an open one joined (its key worker kept); the
+    front door's agency must lead it (`access.may_join_referral`). People not yet members are
+    added, the concerns become needs, and the team hears of the referral."""
+    family = _family_locked(family_id)
+
+    def rule(family, perms):
+        return access.may_join_referral(staff=by, family=family, perms=perms)
+
+    if family.status == FamilyStatus.CLOSED:
+        if key_worker_id is None:
+            raise ValidationError({"key_worker": ["Name the key worker of the reopened family."]})
+        family_reopen(
+            family_id=family_id,
+            by=by,
+            reason=f"{referral_text}: {reason}",
+            key_worker_id=key_worker_id,
+            authorised=rule,
+        )
+    else:
+        lifecycle_begin(
+            family_id=family_id,
+            by=by,
+            action=lifecycle.Action.JOIN,
+            permission=access.VIEW,
+            authorised=rule,
+        )
+        if key_worker_id is not None and key_worker_id != family.key_worker_id:
+            raise ValidationError(
+                {"key_worker": ["The family has its key worker: change it on the family's page."]}
+            )
+    family = Family.objects.get(id=family_id)
+    _referral_details_add(family=family, by=by, people=people, concerns=concerns)
+    _event_record(
+        family=family,
+        by=by,
+        at=timezone.now(),
+        kind="referral.received",
+        agency_id=by.agency_id,
+        summary=f"{referral_text} joined to the family: {reason}",
+        source_type="family",
+        source_id=family.id,
+    )
+    return family
+
+
+def _referral_details_add(*, family: Family, by: StaffMember, people: list[dict], concerns) -> None:
+    """The referral's people who are not yet members (same names and date of birth), and its
+    concerns as needs identified today."""
+    known = {
+        (p.given_name.lower(), p.family_name.lower(), p.date_of_birth)
+        for p in Person.objects.filter(family=family)
+    }
+    for fields in people:
+        key = (
+            fields["given_name"].lower(),
+            fields["family_name"].lower(),
+            fields.get("date_of_birth"),
+        )
+        if key in known:
+            continue
+        known.add(key)
+        _create(Person, by=by, family=family, **_person_clean(dict(fields)))
+    for outcome, descriptor in concerns:
+        _create(
+            Need,
+            by=by,
+            family=family,
+            outcome=outcome,
+            descriptor=descriptor,
+            identified_on=timezone.localdate(),
+            agency=by.agency,
+            recorded_by=by.user,
+        )

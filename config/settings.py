@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "audit",
     "reports",
     "accountability",  # the readers of the access log
+    "referrals",  # referrals to the early help front door, and its decisions
     "demo",  # `manage.py seed_demo`
 ]
 
@@ -284,6 +285,9 @@ SPECTACULAR_SETTINGS = {
         "InterventionKindEnum": "cases.models.InterventionKind",
         "FamilyStatusEnum": "cases.models.FamilyStatus",
         "ClosureReasonEnum": "cases.models.ClosureReason",
+        "DecisionEnum": "consent.models.EmergencyAccess.Decision",
+        "ReferralDecisionEnum": "referrals.models.Decision",
+        "ReferralStatusEnum": "referrals.models.ReferralStatus",
         "NeedStatusEnum": "cases.models.NeedStatus",
         "ActionStatusEnum": "cases.models.ActionStatus",
         "ContactMethodEnum": "cases.models.ContactMethod",

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", include("consent.urls")),
     path("api/v1/", include("reports.urls")),
     path("api/v1/", include("accountability.urls")),
+    path("api/v1/", include("referrals.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", api_docs, name="docs"),
     # Pages for people (server-rendered, GOV.UK Design System look).

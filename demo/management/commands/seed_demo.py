@@ -49,6 +49,7 @@ from cases.models import (
 )
 from consent import services as consent_services
 from consent.models import BasisKind, ConsentMethod
+from referrals import services as referral_services
 
 User = get_user_model()
 
@@ -675,6 +676,47 @@ class Seeder:
             for index, spec in enumerate(FAMILIES):
                 self.household(spec, key_worker=key_workers[index % len(key_workers)], index=index)
             self.read_old_alerts()
+        self.referrals()
+
+    def referrals(self) -> None:
+        """Today at the front door: the school's referral waiting in the queue, and the
+        police's, made without consent, already signposted."""
+        school, police = self.staff["school.practitioner"], self.staff["police.officer"]
+        referral_services.referral_create(
+            by=school,
+            household={"name": "Adeyemi household", "postcode": "LS11 5QT"},
+            people=[
+                {
+                    "given_name": "Tomi",
+                    "family_name": "Adeyemi",
+                    "date_of_birth": self.today - timedelta(days=9 * 365),
+                    "relationship": "child",
+                },
+                {"given_name": "Bisi", "family_name": "Adeyemi", "relationship": "parent"},
+            ],
+            concerns=[{"outcome": "education", "descriptor": "Attendance at 84% this term"}],
+            consent={
+                "given_by": "Bisi Adeyemi (mother)",
+                "method": "verbal",
+                "given_on": self.today,
+            },
+            urgency="routine",
+        )
+        signposted = referral_services.referral_create(
+            by=police,
+            household={"name": "Kowalski household", "postcode": "LS12 3AB"},
+            people=[{"given_name": "Jan", "family_name": "Kowalski", "relationship": "child"}],
+            concerns=[{"outcome": "crime", "descriptor": "Anti-social behaviour in the park"}],
+            consent=None,
+            no_consent_reason="Consent not sought after an incident at night; family not yet seen.",
+            urgency="urgent",
+        )
+        referral_services.referral_decide(
+            referral_id=signposted.id,
+            by=self.staff["eh.practitioner"],
+            decision="signpost",
+            reason="Youth service drop-in and positive activities offered.",
+        )
 
     def read_old_alerts(self) -> None:
         """Staff have read their alerts up to a fortnight ago, a day after each arrived."""
