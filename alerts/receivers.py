@@ -85,6 +85,25 @@ def family_transition_alert(sender, *, family, by, kind, summary, transition, ch
     services.alerts_access_lost(family=family, change=change, reason=summary)
 
 
+@receiver(case_signals.review_reminder, dispatch_uid="alerts.review_reminder")
+def review_reminder_alert(sender, *, family, leg, review_on, **kwargs) -> None:
+    """Remind the key worker, while they see the family, that its review is due or overdue."""
+    overdue = leg == "overdue"
+    services.alerts_for_event(
+        family=family,
+        kind=AlertKind.REVIEW_OVERDUE if overdue else AlertKind.REVIEW_DUE,
+        agency_id=None,
+        author_id=None,
+        summary=(
+            f"{family.reference}: the Team Around the Family review"
+            f" {'was due' if overdue else 'is due'} on {review_on:%d %b %Y}"
+        ),
+        source_type="family",
+        source_id=family.id,
+        recipients={family.key_worker_id},
+    )
+
+
 @receiver(agency_signals.staff_changed, dispatch_uid="alerts.staff_changed")
 def staff_change_alert(sender, *, staff, by_user, summary, **kwargs) -> None:
     """Alert every active admin and manager of the staff member's agency, except the actor."""

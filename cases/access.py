@@ -792,6 +792,15 @@ def may_record_review(*, staff: StaffMember | None, family: Family, perms) -> bo
     return staff is not None and CHANGE in perms
 
 
+def review_reminder_q() -> Q:
+    """Filter on families: those whose key worker is reminded of their reviews (a week before,
+    and when overdue): open families with an active key worker. Reminders go to the key
+    worker, who sees the family (a user grant)."""
+    from cases.models import FamilyStatus
+
+    return Q(status=FamilyStatus.OPEN, key_worker__isnull=False, key_worker__is_active=True)
+
+
 def is_social_care(agency: Agency) -> bool:
     """Children's social care: the lead agency after a step-up."""
     return agency.kind == AgencyKind.CHILDRENS_SOCIAL_CARE

@@ -612,3 +612,26 @@ class FamilyStepUp(FamilyTransitionView):
 class FamilyStepDown(FamilyStepUp):
     action = lifecycle.Action.STEP_DOWN
     service = staticmethod(services.family_step_down)
+
+
+class ReviewListCreate(FamilyScopedListCreate):
+    """Team Around the Family meetings: read by whoever sees the family, recorded by the key
+    worker or the lead agency (`access.may_record_review`; 409 on a closed family)."""
+
+    serializer_class = serializers.ReviewSerializer
+    audit_object_type = "review"
+    input_serializer_class = serializers.ReviewCreateSerializer
+    pagination_class = page("-id")
+    write_permission = access.CHANGE
+
+    def get_queryset(self):
+        return selectors.review_list(family=self.family)
+
+    @extend_schema(
+        request=serializers.ReviewCreateSerializer, responses={201: serializers.ReviewSerializer}
+    )
+    def post(self, request, family_id: int):
+        return super().post(request, family_id)
+
+    def create_object(self, data):
+        return services.review_create(family_id=self.family.id, by=self.staff, **data)

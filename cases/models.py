@@ -403,3 +403,43 @@ class FamilyTransition(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+
+class FamilyReview(models.Model):
+    """A Team Around the Family meeting: who came (by agency), what was decided, how the plan
+    changed, and when the family is next reviewed (it sets `Family.next_review_on`)."""
+
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="reviews")
+    held_on = models.DateField()
+    attendees = models.ManyToManyField(Agency, related_name="+")
+    decisions = models.TextField()
+    plan_changes = models.TextField(blank=True, default="")
+    next_review_on = models.DateField()
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-held_on", "-id"]
+
+
+class ReviewReminderLeg(models.TextChoices):
+    DUE = "due", "Due within a week"
+    OVERDUE = "overdue", "Overdue"
+
+
+class ReviewReminder(models.Model):
+    """The review sweep's memory: the key worker was reminded of this review date, on this leg
+    (once each: the sweep is idempotent)."""
+
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="+")
+    review_on = models.DateField()
+    leg = models.CharField(max_length=10, choices=ReviewReminderLeg.choices)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["family", "review_on", "leg"], name="one_reminder_per_review_leg"
+            )
+        ]

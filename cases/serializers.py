@@ -14,6 +14,7 @@ from cases.models import (
     Contact,
     ContactMethod,
     Family,
+    FamilyReview,
     FamilyTransition,
     HeadlineOutcome,
     Intervention,
@@ -468,3 +469,31 @@ class FamilyStepSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
     keep_involvement = serializers.BooleanField(required=False, default=False)
     key_worker = UserIdField(required=False, allow_null=True, default=None)
+
+
+class ReviewSerializer(OutputSerializer):
+    class Meta:
+        model = FamilyReview
+        fields = [
+            "id",
+            "held_on",
+            "attendees",
+            "decisions",
+            "plan_changes",
+            "next_review_on",
+            "agency",
+            "recorded_by",
+            "created_at",
+        ]
+
+
+class ReviewCreateSerializer(serializers.Serializer):
+    held_on = serializers.DateField()
+    attendees = serializers.PrimaryKeyRelatedField(
+        queryset=Agency.objects.all(), many=True, allow_empty=False
+    )
+    decisions = serializers.CharField(max_length=4000)
+    plan_changes = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=4000
+    )
+    next_review_on = serializers.DateField()

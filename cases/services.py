@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from agencies.models import Agency, StaffMember
@@ -28,6 +29,7 @@ from cases.models import (
     ClosureReason,
     Contact,
     Family,
+    FamilyReview,
     FamilyStatus,
     FamilyTransition,
     HeadlineOutcome,
@@ -37,6 +39,8 @@ from cases.models import (
     NeedStatus,
     Person,
     PlanAction,
+    ReviewReminder,
+    ReviewReminderLeg,
     Visibility,
 )
 
@@ -1335,3 +1339,112 @@ def _referral_details_add(*, family: Family, by: StaffMember, people: list[dict]
             agency=by.agency,
             recorded_by=by.user,
         )
+
+
+# --- reviews: Team Around the Family meetings, and the sweep that reminds key workers ---------
+
+REVIEW_AHEAD_DAYS = 366  # the next review within a year of the meeting
+REVIEW_WARN_DAYS = 7  # the key worker is reminded a week before
+
+
+@transaction.atomic
+def review_create(
+    *,
+    family_id: int,
+    by: StaffMember,
+    held_on: date,
+    attendees: list[Agency],
+    decisions: str,
+    next_review_on: date,
+    plan_changes: str = "",
+) -> FamilyReview:
+    """A Team Around the Family meeting, recorded by the key worker or the lead agency
+    (`access.may_record_review`) on an open family (the lifecycle's `review`: 409 when closed);
+    it sets the family's next review date and the team hears of it."""
+    family, _, _ = lifecycle_begin(family_id=family_id, by=by, action=lifecycle.Action.REVIEW)
+    _date_field("held_on", held_on, what="The meeting")
+    _date_field(
+        "next_review_on", next_review_on, what="The next review", ahead_days=REVIEW_AHEAD_DAYS
+    )
+    if next_review_on <= held_on:
+        raise ValidationError({"next_review_on": ["The next review comes after the meeting."]})
+    if not attendees:
+        raise ValidationError({"attendees": ["Name the agencies that came."]})
+    decisions = _reason(decisions, "decisions")
+    review = FamilyReview.objects.create(
+        family=family,
+        held_on=held_on,
+        decisions=decisions,
+        plan_changes=plan_changes,
+        next_review_on=next_review_on,
+        agency=by.agency,
+        recorded_by=by.user,
+    )
+    review.attendees.set(attendees)
+    family.next_review_on = next_review_on
+    _family_save(family, by=by, fields=["next_review_on"])
+    names = ", ".join(sorted(a.name for a in attendees))
+    _event_record(
+        family=family,
+        by=by,
+        at=held_on,
+        kind="review.recorded",
+        agency_id=by.agency_id,
+        summary=f"Team Around the Family review ({names}); next review {next_review_on:%d %b %Y}",
+        source_type="review",
+        source_id=review.id,
+    )
+    return review
+
+
+def review_sweep(*, now: datetime | None = None) -> dict:
+    """Remind key workers of reviews: once a week before the family's next review date, and once
+    when it has passed unreviewed (`ReviewReminder` remembers each, so the sweep is
+    idempotent). Open families with a key worker only (`access.review_reminder_q`); a new review
+    date gets reminders of its own. Each reminder in its own transaction, under the family's
+    row lock, the date read again there."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    legs = (
+        (ReviewReminderLeg.OVERDUE, {"next_review_on__lt": today}),
+        (
+            ReviewReminderLeg.DUE,
+            {
+                "next_review_on__gte": today,
+                "next_review_on__lte": today + timedelta(days=REVIEW_WARN_DAYS),
+            },
+        ),
+    )
+    sent = {}
+    for leg, when in legs:
+        reminded = ReviewReminder.objects.filter(
+            family_id=OuterRef("id"), review_on=OuterRef("next_review_on"), leg=leg
+        )
+        due = (
+            Family.objects.filter(access.review_reminder_q(), **when)
+            .exclude(Exists(reminded))
+            .values_list("id", flat=True)
+        )
+        sent[leg] = sum(_review_remind(family_id=i, leg=leg, today=today, now=now) for i in due)
+    return sent
+
+
+@transaction.atomic
+def _review_remind(*, family_id: int, leg: str, today: date, now: datetime) -> int:
+    family = _family_locked(family_id)
+    due = family.next_review_on
+    still = Family.objects.filter(access.review_reminder_q(), id=family_id).exists()
+    if not still or due is None:
+        return 0
+    warn_from = due - timedelta(days=REVIEW_WARN_DAYS)
+    if leg == ReviewReminderLeg.OVERDUE and due >= today:
+        return 0
+    if leg == ReviewReminderLeg.DUE and not warn_from <= today <= due:
+        return 0
+    _, made = ReviewReminder.objects.get_or_create(
+        family=family, review_on=due, leg=leg, defaults={"sent_at": now}
+    )
+    if not made:
+        return 0
+    signals.review_reminder.send(sender=Family, family=family, leg=leg, review_on=due)
+    return 1

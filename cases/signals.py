@@ -27,3 +27,7 @@ team_left = Signal()
 # by, kind (the chronology type: "family.closed", ...), summary, transition (the
 # `FamilyTransition`), change (the `access.GrantChange` of the sync, empty when none ran).
 family_transitioned = Signal()
+
+# The review sweep reminds the key worker of a review: a week before it is due (leg "due") or
+# once it has passed unreviewed ("overdue"). Arguments: family, leg, review_on.
+review_reminder = Signal()

@@ -197,6 +197,8 @@ CELERY_BEAT_SCHEDULE = {
     "reports-sweep": {"task": "reports.tasks.reports_sweep", "schedule": 60.0},
     # The access log's hash chain: events written since the last run are sealed (decision 0017).
     "access-log-seal": {"task": "audit.tasks.access_events_seal", "schedule": 30.0},
+    # Key workers reminded of reviews a week ahead and once overdue (idempotent; days matter).
+    "review-sweep": {"task": "cases.tasks.review_sweep", "schedule": 300.0},
 }
 # The access log (audit.AccessEvent) is always written; only `make bench` turns it off, on a
 # server of its own, to measure what it costs (bench/http_load.py).

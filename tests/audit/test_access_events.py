@@ -142,6 +142,8 @@ ROWS = (
     Row("contact-list", "POST", "contact", allowed=RECORDERS),
     Row("chronology", "GET", "chronology"),
     Row("family-history", "GET", "history"),
+    Row("review-list", "GET", "review"),
+    Row("review-list", "POST", "review", allowed=CHANGERS),
     Row("family-close", "POST", **FAMILY_DETAIL, allowed=CHANGERS),
     Row("family-reopen", "POST", **FAMILY_DETAIL, allowed=CHANGERS),  # open: 409
     Row("family-step-up", "POST", **FAMILY_DETAIL, allowed=LEAD_MANAGER),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -376,6 +376,20 @@ ENDPOINTS = (
     Endpoint("chronology", "GET", F + "chronology/", VIEW),
     Endpoint("family-history", "GET", F + "history/", VIEW),
     Endpoint("outcome-list", "GET", "outcomes/", AUTHENTICATED),
+    Endpoint("review-list", "GET", F + "reviews/", VIEW),
+    Endpoint(
+        "review-list",
+        "POST",
+        F + "reviews/",
+        CHANGE,
+        201,
+        body=lambda w: {
+            "held_on": str(date.today() - timedelta(days=1)),
+            "attendees": [w.ids["school"]],
+            "decisions": "Attendance plan continues.",
+            "next_review_on": str(date.today() + timedelta(days=42)),
+        },
+    ),
     Endpoint(
         "family-close",
         "POST",

@@ -204,6 +204,19 @@ def grow_staff(c: Ctx, n: int) -> None:
         f.staff_make(agency=c.borough.early_help)
 
 
+def grow_reviews(c: Ctx, n: int) -> None:
+    today = date.today()
+    for i in range(n):
+        services.review_create(
+            family_id=c.borough.family.id,
+            by=_kw(c),
+            held_on=today - timedelta(days=i % 300),
+            attendees=[c.borough.early_help, c.borough.school],
+            decisions="Plan reviewed.",
+            next_review_on=today + timedelta(days=42),
+        )
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 
@@ -261,6 +274,7 @@ ENDPOINTS = (
     Measured("chronology", lambda c: _family_path(c, "chronology/"), grow_chronology, 4),
     # Six history tables, the plan actions' needs, the names of people and of agencies.
     Measured("history", lambda c: _family_path(c, "history/?page_size=200"), grow_history, 12),
+    Measured("reviews", lambda c: _family_path(c, "reviews/"), grow_reviews, 5),
     Measured("outcomes", lambda c: API + "outcomes/", grow_outcomes, 2, rows=len),
     Measured("agencies list", lambda c: API + "agencies/", grow_agencies, 2, rows=len),
     Measured(
@@ -332,6 +346,7 @@ def test_every_get_endpoint_is_measured():
         "chronology": "chronology",
         "family-history": "history",
         "outcome-list": "outcomes",
+        "review-list": "reviews",
         "agency-list": "agencies list",
         "staff-list": "staff list",
         "me": "me",
