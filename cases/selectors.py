@@ -113,14 +113,15 @@ def family_detail_prefetch(family: Family, *, sharing_bases: bool = True) -> Fam
         Family.objects.raw(
             f"SELECT f.id, f.key_worker_id, f.lead_agency_id, u.username AS key_worker__username,"
             f" u.first_name AS key_worker__first_name, u.last_name AS key_worker__last_name,"
-            f" a.name AS lead_agency__name FROM {Family._meta.db_table} f"
+            f" a.name AS lead_agency__name, a.kind AS lead_agency__kind"
+            f" FROM {Family._meta.db_table} f"
             f" INNER JOIN {agency} a ON a.id = f.lead_agency_id"
             f" LEFT JOIN {user} u ON u.id = f.key_worker_id WHERE f.id = %s",
             [family.id],
         )
     )
     _related_attach(names, "key_worker", ("username", "first_name", "last_name"))
-    _related_attach(names, "lead_agency", ("name",))
+    _related_attach(names, "lead_agency", ("name", "kind"))  # kind: the lifecycle's state
     family.key_worker = getattr(names[0], "key_worker", None) if names[0].key_worker_id else None
     family.lead_agency = names[0].lead_agency
     family.detail_members = list(

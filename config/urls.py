@@ -22,4 +22,5 @@ urlpatterns = [
     path("", include("cases.page_urls")),
     path("", include("reports.page_urls")),
     path("", include("accountability.page_urls")),
+    path("", include("referrals.page_urls")),
 ]

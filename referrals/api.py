@@ -10,10 +10,9 @@ from rest_framework import generics
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from audit.models import AccessAction
-from cases import access, access_log
+from cases import access
 from core.pagination import CursorPage
-from referrals import selectors, serializers, services
+from referrals import screening, selectors, serializers, services
 from referrals.models import ReferralStatus
 
 
@@ -30,16 +29,9 @@ def _detail(request, referral, *, staff):
             user=request.user, referrals=[referral]
         ),
     }
-    if access.sees_referral_matches(staff):
-        matches = selectors.referral_matches(referral=referral)
+    matches = screening.matches_shown(request, staff=staff, referral=referral)
+    if matches is not None:
         context["matches"] = matches
-        access_log.front_door_families_log(
-            request,
-            family_ids=[m.family for m in matches],
-            action=AccessAction.LIST,
-            object_type="referral_match",
-            object_id=referral.id,
-        )
     data = serializers.ReferralDetailSerializer(referral, context=context).data
     if "matches" not in context:
         data.pop("possible_matches", None)
@@ -129,13 +121,6 @@ class ReferralDecide(ReferralView):
             family_id=values["family"],
             key_worker_id=values["key_worker"],
         )
-        if referral.family_id:
-            access_log.front_door_families_log(
-                request,
-                family_ids=[referral.family_id],
-                action=AccessAction.WRITE,
-                object_type="referral",
-                object_id=referral.id,
-            )
+        screening.decision_logged(request, referral=referral)
         referral = self.get_referral(referral.id)
         return Response(_detail(request, referral, staff=staff))

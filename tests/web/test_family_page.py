@@ -212,7 +212,7 @@ def test_a_closed_family_offers_no_work_forms(record):
     assert status == 200
     assert "Closed" in html
     assert "contacts/new/" not in html and "actions/new/" not in html
-    assert f'href="/families/{b.family.id}/edit/"' in html  # to reopen it
+    assert f'href="/families/{b.family.id}/reopen/"' in html  # to reopen it
 
 
 def test_not_visible_is_the_404_page_the_same_as_no_such_family(record):

@@ -775,7 +775,7 @@ class Seeder:
             self.close(h, on=last_day)
         else:
             self.recent_contacts(h, taf_on=taf_on)
-            self.review_date(h)
+            self.review_date(h, meeting=True)
         return h
 
     def open(
@@ -1172,13 +1172,30 @@ class Seeder:
             outcome_summary="Every need met and sustained; the family no longer needs support.",
         )
 
-    def review_date(self, h: Household) -> None:
+    def review_date(self, h: Household, *, meeting: bool = False) -> None:
+        """The next review in 2 to 8 weeks: set by today's Team Around the Family review (with
+        the agencies on the team) for a family being worked with, else by hand."""
         self.clock.set(self.clock.real)
-        services.family_update(
+        next_review_on = working_day(self.today + timedelta(weeks=self.rng.randint(2, 8)))
+        if not meeting:
+            services.family_update(
+                family_id=h.family.id,
+                by=h.key_worker,
+                expected_version=h.family.version,
+                next_review_on=next_review_on,
+            )
+            return
+        services.review_create(
             family_id=h.family.id,
             by=h.key_worker,
-            expected_version=h.family.version,
-            next_review_on=working_day(self.today + timedelta(weeks=self.rng.randint(2, 8))),
+            held_on=self.today,
+            attendees=list(
+                Agency.objects.filter(
+                    involvements__family=h.family, involvements__ended_on__isnull=True
+                ).distinct()
+            ),
+            decisions="Progress against the plan reviewed with the family; actions carried on.",
+            next_review_on=next_review_on,
         )
 
     # --- helpers --------------------------------------------------------------------------------
