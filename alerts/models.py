@@ -22,6 +22,15 @@ class AlertKind(models.TextChoices):
     SHARING_LAPSED = "sharing.lapsed", "Sharing decision lapsed"
     STAFF_CHANGED = "staff.changed", "Staff account created or changed"
     REPORT_READY = "report.ready", "Report ready"
+    FAMILY_CLOSED = "family.closed", "Family closed"
+    FAMILY_REOPENED = "family.reopened", "Family reopened"
+    FAMILY_STEPPED_UP = "family.stepped_up", "Stepped up to children's social care"
+    FAMILY_STEPPED_DOWN = "family.stepped_down", "Stepped down to early help"
+    REVIEW_RECORDED = "review.recorded", "Review recorded"
+    REVIEW_DUE = "review.due", "Review due"
+    REVIEW_OVERDUE = "review.overdue", "Review overdue"
+    REFERRAL_RECEIVED = "referral.received", "Referral received"
+    REFERRAL_DECIDED = "referral.decided", "Referral decided"
 
 
 class Alert(models.Model):

@@ -67,6 +67,43 @@ def team_left_alert(sender, *, family, involvement, change, **kwargs) -> None:
     )
 
 
+@receiver(case_signals.family_transitioned, dispatch_uid="alerts.family_transitioned")
+def family_transition_alert(sender, *, family, by, kind, summary, transition, change, **kwargs):
+    """A lifecycle transition: alert the team as it now is (the key worker, the named
+    practitioners) and the lead agency's managers, each who may see the family, not the
+    person who made it; and tell whoever lost sight that their access ended."""
+    services.alerts_for_event(
+        family=family,
+        kind=kind,
+        agency_id=by.agency_id,
+        author_id=by.user_id,
+        summary=f"{family.reference}: {summary}",
+        source_type="transition",
+        source_id=transition.id,
+        recipients=access.family_team_ids(family=family) | access.lead_manager_ids(family=family),
+    )
+    services.alerts_access_lost(family=family, change=change, reason=summary)
+
+
+@receiver(case_signals.review_reminder, dispatch_uid="alerts.review_reminder")
+def review_reminder_alert(sender, *, family, leg, review_on, **kwargs) -> None:
+    """Remind the key worker, while they see the family, that its review is due or overdue."""
+    overdue = leg == "overdue"
+    services.alerts_for_event(
+        family=family,
+        kind=AlertKind.REVIEW_OVERDUE if overdue else AlertKind.REVIEW_DUE,
+        agency_id=None,
+        author_id=None,
+        summary=(
+            f"{family.reference}: the Team Around the Family review"
+            f" {'was due' if overdue else 'is due'} on {review_on:%d %b %Y}"
+        ),
+        source_type="family",
+        source_id=family.id,
+        recipients={family.key_worker_id},
+    )
+
+
 @receiver(agency_signals.staff_changed, dispatch_uid="alerts.staff_changed")
 def staff_change_alert(sender, *, staff, by_user, summary, **kwargs) -> None:
     """Alert every active admin and manager of the staff member's agency, except the actor."""

@@ -66,6 +66,9 @@ class Footing(models.TextChoices):
     KEY_WORKER = "key_worker", "Key worker"
     TEAM = "team", "On the team under a lawful basis"
     EMERGENCY = "emergency", "Emergency access"
+    # The early help front door, screening a referral: shown the families it may match, or
+    # joining it to one (cases.access `is_front_door`, decision 0026).
+    FRONT_DOOR = "front_door", "Front door (referral screening)"
 
 
 class Outcome(models.TextChoices):

@@ -703,6 +703,16 @@ def lead_manager_ids(*, family: Family) -> set[int]:
     )
 
 
+def family_team_ids(*, family: Family) -> set[int]:
+    """User ids of the family's team as alerts know it: the key worker and each active
+    involvement's named practitioner (`family_viewers_among(user_ids=TEAM)` reads the same in
+    its statement)."""
+    named = Involvement.objects.filter(
+        family=family, ended_on__isnull=True, practitioner__isnull=False
+    ).values_list("practitioner_id", flat=True)
+    return {family.key_worker_id, *named} - {None}
+
+
 def may_allocate_key_worker(
     *, staff: StaffMember, family: Family, perms, new_key_worker: StaffMember | None
 ) -> bool:
@@ -747,6 +757,110 @@ def may_confirm_sharing_basis(*, staff: StaffMember | None, family: Family, basi
 def may_review_sharing_basis(*, staff: StaffMember | None, family: Family) -> bool:
     """A basis without consent is reviewed (kept for a further period) by a lead-agency manager."""
     return is_lead_manager(staff, family)
+
+
+# --- the family's lifecycle (cases/lifecycle.py: the states and which action leads where) ----
+
+
+def may_close_family(*, staff: StaffMember | None, family: Family, perms) -> bool:
+    """The key worker and the lead agency's managers close a family (and reopen it)."""
+    return (
+        staff is not None
+        and CHANGE in perms
+        and (family.key_worker_id == staff.user_id or is_lead_manager(staff, family))
+    )
+
+
+def may_reopen_family(*, staff: StaffMember | None, family: Family, perms) -> bool:
+    """Whoever may close a family may reopen it: its key worker, the lead agency's managers."""
+    return may_close_family(staff=staff, family=family, perms=perms)
+
+
+def may_step_up(*, staff: StaffMember | None, family: Family, perms) -> bool:
+    """A step-up to children's social care is an authorised decision of a manager of the lead
+    agency."""
+    return CHANGE in perms and is_lead_manager(staff, family)
+
+
+def may_step_down(*, staff: StaffMember | None, family: Family, perms) -> bool:
+    """A step-down to early help is decided by a manager of the lead agency (children's social
+    care)."""
+    return CHANGE in perms and is_lead_manager(staff, family)
+
+
+def may_record_review(*, staff: StaffMember | None, family: Family, perms) -> bool:
+    """A Team Around the Family review is recorded by the key worker or the lead agency's key
+    workers and managers (who hold CHANGE)."""
+    return staff is not None and CHANGE in perms
+
+
+def review_reminder_q() -> Q:
+    """Filter on families: those whose key worker is reminded of their reviews (a week before,
+    and when overdue): open families with an active key worker. Reminders go to the key
+    worker, who sees the family (a user grant)."""
+    from cases.models import FamilyStatus
+
+    return Q(status=FamilyStatus.OPEN, key_worker__isnull=False, key_worker__is_active=True)
+
+
+def is_social_care(agency: Agency) -> bool:
+    """Children's social care: the lead agency after a step-up."""
+    return agency.kind == AgencyKind.CHILDRENS_SOCIAL_CARE
+
+
+def may_lead_after_step_down(agency: Agency) -> bool:
+    """A step-down makes an early help agency the lead."""
+    return agency.kind == AgencyKind.EARLY_HELP
+
+
+# --- referrals and the front door (the referrals app; decision 0026) ---------------------------
+
+
+def may_refer(staff: StaffMember | None) -> bool:
+    """Any practitioner who works with families refers one to early help."""
+    return staff is not None and staff.role in CASE_ROLES
+
+
+def is_front_door(staff: StaffMember | None) -> bool:
+    """The early help front door: the practitioners, key workers and managers of an early help
+    agency. They see every referral, the families and people it may match, and decide."""
+    return (
+        staff is not None
+        and staff.role in CASE_ROLES
+        and staff.agency.kind == AgencyKind.EARLY_HELP
+    )
+
+
+def may_decide_referral(staff: StaffMember | None) -> bool:
+    """The front door decides a referral (open, signpost, step up, no further action)."""
+    return is_front_door(staff)
+
+
+def sees_referral_matches(staff: StaffMember | None) -> bool:
+    """The possible matches of a referral with known families and people are for the front
+    door only, never the referrer (unless the referrer is the front door)."""
+    return is_front_door(staff)
+
+
+def referrals_visible_q(staff: StaffMember | None) -> Q:
+    """Filter on referrals: the front door sees every one; anyone else who works with families
+    the referrals of their own agency (and their decisions, not the family behind them)."""
+    if staff is None or staff.role not in CASE_ROLES:
+        return Q(pk__in=[])
+    if is_front_door(staff):
+        return Q()
+    return Q(agency_id=staff.agency_id)
+
+
+def may_join_referral(*, staff: StaffMember | None, family: Family, perms) -> bool:
+    """A front door decision joins a referral to a known family, or reopens a closed one, when
+    the front door's agency leads it (a family another agency leads is theirs to take)."""
+    return may_decide_referral(staff) and VIEW in perms and family.lead_agency_id == staff.agency_id
+
+
+def may_open_family_on_referral(staff: StaffMember | None) -> bool:
+    """A front door decision to accept opens the family, led by the front door's agency."""
+    return may_decide_referral(staff)
 
 
 def may_request_report(staff: StaffMember | None, *, council_wide: bool) -> bool:

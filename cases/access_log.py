@@ -17,6 +17,7 @@ from __future__ import annotations
 from agencies.selectors import staff_for_user
 from audit import services as audit_services
 from audit.models import AccessAction, Outcome
+from audit.models import Footing as AccessFooting
 from cases import access
 
 
@@ -103,4 +104,22 @@ def _families_log(request, families, *, action: str) -> None:
         families=[(i, *footings.get(i, ("", None))) for i in sorted(shown)],
         action=action,
         object_type="family",
+    )
+
+
+def front_door_families_log(request, *, family_ids, action: str, object_type: str, object_id):
+    """The front door, screening a referral (`access.is_front_door`), was shown the families it
+    may match (`action` "list"), or joined it to one ("write"): one event per family, on the
+    footing "front_door"."""
+    user = _signed_in(request)
+    if user is None:
+        return
+    audit_services.access_events_add_many(
+        request,
+        user_id=user.id,
+        agency_id=_agency_id(user),
+        families=[(family_id, AccessFooting.FRONT_DOOR, None) for family_id in family_ids],
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
     )

@@ -12,7 +12,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from cases import access, access_log, selectors, serializers, services
+from cases import access, access_log, lifecycle, selectors, serializers, services
 from cases.models import PlanAction
 from core.exceptions import Conflict, PreconditionFailed, PreconditionRequired
 from core.pagination import ChronologyPage, CursorPage, ReferencePage
@@ -23,6 +23,15 @@ IF_MATCH = OpenApiParameter(
     OpenApiParameter.HEADER,
     required=True,
     description="The ETag from your last GET of this record.",
+)
+
+
+IF_MATCH_OPTIONAL = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Optional: the ETag from your last GET of the family (412 when stale).",
 )
 
 
@@ -499,3 +508,124 @@ class OutcomeList(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.outcome_list()
+
+
+# --- the family's lifecycle (cases/lifecycle.py) ------------------------------------------------
+
+
+class FamilyTransitionView(FamilyScopedView):
+    """POST a lifecycle action on the family: 200 with the transition; 403 when the action's
+    predicate refuses the caller, 409 when the family's state does not allow it, 412 when an
+    `If-Match` given is stale. The answer is the transition, not the record: after a step-up
+    the person who made it may no longer see the family."""
+
+    serializer_class = serializers.TransitionSerializer
+    audit_object_type = "family"
+    audit_object_kwarg = "family_id"
+    write_permission = access.CHANGE
+    action: str = ""
+
+    def post(self, request, family_id: int):
+        if not lifecycle.LIFECYCLE_PREDICATES[self.action](
+            staff=self.staff, family=self.family, perms=self.perms
+        ):
+            # the service's answer (a denial of the request's access events), asked before the body
+            raise access.Forbidden(f"You may not {lifecycle.Action(self.action).label.lower()}.")
+        data = self.parse()
+        version = if_match_version(request) if request.headers.get("If-Match") else None
+        try:
+            transition = self.transition(data, expected_version=version)
+        except services.StaleVersion as exc:
+            raise PreconditionFailed() from exc
+        return Response(self.get_serializer(transition).data)
+
+
+class FamilyClose(FamilyTransitionView):
+    action = lifecycle.Action.CLOSE
+    input_serializer_class = serializers.FamilyCloseSerializer
+
+    @extend_schema(
+        request=serializers.FamilyCloseSerializer,
+        parameters=[IF_MATCH_OPTIONAL],
+        responses={200: serializers.TransitionSerializer},
+    )
+    def post(self, request, family_id: int):
+        return super().post(request, family_id)
+
+    def transition(self, data, **kwargs):
+        return services.family_close(family_id=self.family.id, by=self.staff, **data, **kwargs)
+
+
+class FamilyReopen(FamilyTransitionView):
+    action = lifecycle.Action.REOPEN
+    input_serializer_class = serializers.FamilyReopenSerializer
+
+    @extend_schema(
+        request=serializers.FamilyReopenSerializer,
+        parameters=[IF_MATCH_OPTIONAL],
+        responses={200: serializers.TransitionSerializer},
+    )
+    def post(self, request, family_id: int):
+        return super().post(request, family_id)
+
+    def transition(self, data, **kwargs):
+        return services.family_reopen(
+            family_id=self.family.id,
+            by=self.staff,
+            reason=data["reason"],
+            key_worker_id=data["key_worker"],
+            **kwargs,
+        )
+
+
+class FamilyStepUp(FamilyTransitionView):
+    action = lifecycle.Action.STEP_UP
+    input_serializer_class = serializers.FamilyStepSerializer
+    service = staticmethod(services.family_step_up)
+
+    @extend_schema(
+        request=serializers.FamilyStepSerializer,
+        parameters=[IF_MATCH_OPTIONAL],
+        responses={200: serializers.TransitionSerializer},
+    )
+    def post(self, request, family_id: int):
+        return super().post(request, family_id)
+
+    def transition(self, data, **kwargs):
+        return self.service(
+            family_id=self.family.id,
+            by=self.staff,
+            to_agency=data["to_agency"],
+            reason=data["reason"],
+            keep_involvement=data["keep_involvement"],
+            key_worker_id=data["key_worker"],
+            **kwargs,
+        )
+
+
+class FamilyStepDown(FamilyStepUp):
+    action = lifecycle.Action.STEP_DOWN
+    service = staticmethod(services.family_step_down)
+
+
+class ReviewListCreate(FamilyScopedListCreate):
+    """Team Around the Family meetings: read by whoever sees the family, recorded by the key
+    worker or the lead agency (`access.may_record_review`; 409 on a closed family)."""
+
+    serializer_class = serializers.ReviewSerializer
+    audit_object_type = "review"
+    input_serializer_class = serializers.ReviewCreateSerializer
+    pagination_class = page("-id")
+    write_permission = access.CHANGE
+
+    def get_queryset(self):
+        return selectors.review_list(family=self.family)
+
+    @extend_schema(
+        request=serializers.ReviewCreateSerializer, responses={201: serializers.ReviewSerializer}
+    )
+    def post(self, request, family_id: int):
+        return super().post(request, family_id)
+
+    def create_object(self, data):
+        return services.review_create(family_id=self.family.id, by=self.staff, **data)

@@ -17,8 +17,8 @@ from django.forms.boundfield import BoundField
 
 from cases.models import (
     ActionStatus,
+    ClosureReason,
     ContactMethod,
-    FamilyStatus,
     InterventionKind,
     NeedStatus,
     Relationship,
@@ -416,7 +416,6 @@ class FamilyEditForm(VersionedForm):
         widget=forms.RadioSelect,
     )
     next_review_on = GovDateField(label="Next review", required=False)
-    status = _radios(FamilyStatus.choices, label="Status", required_message="Select the status")
     key_worker = _user_choice("Key worker", "No key worker")
 
     def __init__(self, *args, key_workers=None, **kwargs):
@@ -430,3 +429,82 @@ class FamilyEditForm(VersionedForm):
                 ("", "No key worker"),
                 *((s.user_id, f"{staff_name(s)} ({s.agency.name})") for s in key_workers),
             ]
+
+
+# --- the family's lifecycle (cases/lifecycle.py) and reviews -----------------------------------
+
+
+def _reason_field(label: str, message: str = "Enter the reason") -> forms.CharField:
+    return forms.CharField(
+        label=label, max_length=2000, widget=forms.Textarea, error_messages=_needed(message)
+    )
+
+
+class FamilyCloseForm(forms.Form):
+    reason = _radios(
+        ClosureReason.choices,
+        label="Why is the case closing?",
+        required_message="Select the reason",
+    )
+    outcome_summary = forms.CharField(
+        label="Outcome summary",
+        max_length=4000,
+        widget=forms.Textarea,
+        error_messages=_needed("Enter the outcome summary"),
+    )
+
+
+class FamilyReopenForm(forms.Form):
+    reason = _reason_field("Why is the family's case reopening?")
+    key_worker = _user_choice("Key worker", "Keep the current key worker")
+
+    def __init__(self, *args, key_workers=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["key_worker"].choices = [
+            ("", "Keep the current key worker"),
+            *((s.user_id, f"{staff_name(s)} ({s.agency.name})") for s in key_workers),
+        ]
+
+
+class FamilyStepForm(forms.Form):
+    to_agency = forms.TypedChoiceField(
+        label="Agency", coerce=int, error_messages=_needed("Select the agency")
+    )
+    reason = _reason_field("Reason for the decision")
+    keep_involvement = forms.BooleanField(required=False)
+    key_worker = _user_choice("Key worker", "No key worker yet")
+
+    def __init__(self, *args, agencies=(), key_workers=(), keep_label="", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_agency"].choices = [("", "Select the agency")] + [
+            (a.id, a.name) for a in agencies
+        ]
+        self.fields["key_worker"].choices = [
+            ("", "No key worker yet"),
+            *((s.user_id, f"{staff_name(s)} ({s.agency.name})") for s in key_workers),
+        ]
+        self.fields["keep_involvement"].label = keep_label
+
+
+class ReviewForm(forms.Form):
+    held_on = GovDateField(label="Date of the meeting")
+    attendees = forms.TypedMultipleChoiceField(
+        label="Agencies at the meeting",
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages=_needed("Select the agencies that came"),
+    )
+    decisions = forms.CharField(
+        label="Decisions",
+        max_length=4000,
+        widget=forms.Textarea,
+        error_messages=_needed("Enter the meeting's decisions"),
+    )
+    plan_changes = forms.CharField(
+        label="Changes to the plan", max_length=4000, widget=forms.Textarea, required=False
+    )
+    next_review_on = GovDateField(label="Next review")
+
+    def __init__(self, *args, agencies=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["attendees"].choices = [(a.id, a.name) for a in agencies]

@@ -362,3 +362,84 @@ class FamilyVisit(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "family"], name="one_visit_per_user_family")
         ]
+
+
+class ClosureReason(models.TextChoices):
+    """Why a family's case was closed (a fixed list: reports count by it)."""
+
+    OUTCOMES_MET = "outcomes_met", "Outcomes met"
+    STEPPED_UP = "stepped_up", "Stepped up to children's social care"
+    MOVED_AWAY = "moved_away", "Moved out of the area"
+    DISENGAGED = "disengaged", "Family disengaged"
+    CONSENT_WITHDRAWN = "consent_withdrawn", "Consent to early help withdrawn"
+    TRANSFERRED = "transferred", "Transferred to another service"
+    NO_LONGER_NEEDED = "no_longer_needed", "Support no longer needed"
+
+
+class FamilyTransition(models.Model):
+    """One change of a family's lifecycle state (`cases.lifecycle`): who, from which state to
+    which, and why. Written by the service that made it, with its chronology entry."""
+
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="transitions")
+    action = models.CharField(max_length=20)
+    from_state = models.CharField(max_length=20)
+    to_state = models.CharField(max_length=20)
+    at = models.DateTimeField()
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    closure_reason = models.CharField(
+        max_length=30, choices=ClosureReason.choices, blank=True, default=""
+    )
+    outcome_summary = models.TextField(blank=True, default="")
+    from_lead_agency = models.ForeignKey(
+        Agency, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_lead_agency = models.ForeignKey(
+        Agency, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The early help (step-up) or social care (step-down) involvement kept on the team.
+    involvement_kept = models.BooleanField(null=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+
+class FamilyReview(models.Model):
+    """A Team Around the Family meeting: who came (by agency), what was decided, how the plan
+    changed, and when the family is next reviewed (it sets `Family.next_review_on`)."""
+
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="reviews")
+    held_on = models.DateField()
+    attendees = models.ManyToManyField(Agency, related_name="+")
+    decisions = models.TextField()
+    plan_changes = models.TextField(blank=True, default="")
+    next_review_on = models.DateField()
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-held_on", "-id"]
+
+
+class ReviewReminderLeg(models.TextChoices):
+    DUE = "due", "Due within a week"
+    OVERDUE = "overdue", "Overdue"
+
+
+class ReviewReminder(models.Model):
+    """The review sweep's memory: the key worker was reminded of this review date, on this leg
+    (once each: the sweep is idempotent)."""
+
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="+")
+    review_on = models.DateField()
+    leg = models.CharField(max_length=10, choices=ReviewReminderLeg.choices)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["family", "review_on", "leg"], name="one_reminder_per_review_leg"
+            )
+        ]

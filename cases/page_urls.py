@@ -14,6 +14,13 @@ urlpatterns = [
     # --- the family page and its forms ---
     path("families/<int:family_id>/", views.family_detail_page, name="family-page"),
     path("families/<int:family_id>/edit/", views.family_edit, name="family-edit"),
+    path("families/<int:family_id>/close/", views.family_close, name="family-close-page"),
+    path("families/<int:family_id>/reopen/", views.family_reopen, name="family-reopen-page"),
+    path("families/<int:family_id>/step-up/", views.family_step_up, name="family-step-up-page"),
+    path(
+        "families/<int:family_id>/step-down/", views.family_step_down, name="family-step-down-page"
+    ),
+    path("families/<int:family_id>/reviews/new/", views.review_new, name="review-new"),
     path(
         "families/<int:family_id>/history/", views.family_history_page, name="family-history-page"
     ),

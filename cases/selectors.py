@@ -113,14 +113,15 @@ def family_detail_prefetch(family: Family, *, sharing_bases: bool = True) -> Fam
         Family.objects.raw(
             f"SELECT f.id, f.key_worker_id, f.lead_agency_id, u.username AS key_worker__username,"
             f" u.first_name AS key_worker__first_name, u.last_name AS key_worker__last_name,"
-            f" a.name AS lead_agency__name FROM {Family._meta.db_table} f"
+            f" a.name AS lead_agency__name, a.kind AS lead_agency__kind"
+            f" FROM {Family._meta.db_table} f"
             f" INNER JOIN {agency} a ON a.id = f.lead_agency_id"
             f" LEFT JOIN {user} u ON u.id = f.key_worker_id WHERE f.id = %s",
             [family.id],
         )
     )
     _related_attach(names, "key_worker", ("username", "first_name", "last_name"))
-    _related_attach(names, "lead_agency", ("name",))
+    _related_attach(names, "lead_agency", ("name", "kind"))  # kind: the lifecycle's state
     family.key_worker = getattr(names[0], "key_worker", None) if names[0].key_worker_id else None
     family.lead_agency = names[0].lead_agency
     family.detail_members = list(
@@ -234,6 +235,12 @@ def chronology_qs() -> QuerySet[ChronologyEntry]:
 
 def chronology_list(*, user, family: Family) -> QuerySet[ChronologyEntry]:
     return chronology_qs().filter(family=family).filter(access.restricted_q(user, family))
+
+
+def review_list(*, family: Family) -> QuerySet:
+    from cases.models import FamilyReview
+
+    return FamilyReview.objects.filter(family=family).prefetch_related("attendees")
 
 
 def outcome_list(*, framework_version: str | None = None) -> QuerySet[HeadlineOutcome]:
@@ -571,6 +578,32 @@ def lead_managers(*, family: Family) -> list:
     sharing without consent (`access.lead_manager_ids`)."""
     ids = access.lead_manager_ids(family=family)
     return list(get_user_model().objects.filter(id__in=ids).order_by("first_name", "last_name"))
+
+
+def agencies_where(predicate) -> list:
+    """Agencies for which `predicate` (an `access` rule on an agency) holds, by name."""
+    return [a for a in Agency.objects.order_by("name") if predicate(a)]
+
+
+def key_workers_in(*, agency_ids) -> list:
+    """Active staff of these agencies who may hold families as key worker, by agency and name."""
+    from agencies.models import StaffMember
+
+    staff = StaffMember.objects.filter(agency_id__in=set(agency_ids), user__is_active=True)
+    staff = staff.select_related("user", "agency").order_by(
+        "agency__name", "user__first_name", "user__last_name"
+    )
+    return [s for s in staff if access.may_be_key_worker(s)]
+
+
+def team_agencies(*, family: Family) -> list:
+    """The lead agency and the agencies on the team now, by name."""
+    ids = {family.lead_agency_id} | set(
+        Involvement.objects.filter(family=family, ended_on__isnull=True).values_list(
+            "agency_id", flat=True
+        )
+    )
+    return list(Agency.objects.filter(id__in=ids).order_by("name"))
 
 
 def key_worker_candidates(*, family: Family) -> list:

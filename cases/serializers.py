@@ -10,10 +10,13 @@ from cases.models import (
     ActionStatus,
     Assessment,
     ChronologyEntry,
+    ClosureReason,
     Contact,
     ContactMethod,
     Family,
+    FamilyReview,
     FamilyStatus,
+    FamilyTransition,
     HeadlineOutcome,
     Intervention,
     InterventionKind,
@@ -339,12 +342,19 @@ class FamilyUpdateSerializer(InputSerializer):
     name = serializers.CharField(max_length=200, required=False)
     postcode = serializers.CharField(max_length=10, required=False)
     address = serializers.CharField(required=False, allow_blank=True, max_length=1000)
-    status = serializers.ChoiceField(choices=FamilyStatus.choices, required=False)
     level_of_need = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=4
     )
     key_worker = UserIdField(required=False, allow_null=True)
     next_review_on = serializers.DateField(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        if isinstance(self.initial_data, dict) and "status" in self.initial_data:
+            # The status changes by a lifecycle transition, with its reason (cases/lifecycle.py)
+            raise serializers.ValidationError(
+                {"status": ["Close or reopen the family (POST close/ or reopen/) with a reason."]}
+            )
+        return attrs
 
 
 class PersonCreateSerializer(InputSerializer):
@@ -433,3 +443,74 @@ class ContactCreateSerializer(InputSerializer):
     visibility = serializers.ChoiceField(
         choices=Visibility.choices, required=False, default=Visibility.TEAM
     )
+
+
+# --- the family's lifecycle --------------------------------------------------------------------
+
+
+class TransitionSerializer(OutputSerializer):
+    """A lifecycle transition (`cases.lifecycle`): what the person who made it is told."""
+
+    class Meta:
+        model = FamilyTransition
+        fields = [
+            "id",
+            "family",
+            "action",
+            "from_state",
+            "to_state",
+            "at",
+            "by",
+            "agency",
+            "reason",
+            "closure_reason",
+            "outcome_summary",
+            "from_lead_agency",
+            "to_lead_agency",
+            "involvement_kept",
+        ]
+
+
+class FamilyCloseSerializer(InputSerializer):
+    reason = serializers.ChoiceField(choices=ClosureReason.choices)
+    outcome_summary = serializers.CharField(max_length=4000)
+
+
+class FamilyReopenSerializer(InputSerializer):
+    reason = serializers.CharField(max_length=2000)
+    key_worker = UserIdField(required=False, allow_null=True, default=None)
+
+
+class FamilyStepSerializer(InputSerializer):
+    to_agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all())
+    reason = serializers.CharField(max_length=2000)
+    keep_involvement = serializers.BooleanField(required=False, default=False)
+    key_worker = UserIdField(required=False, allow_null=True, default=None)
+
+
+class ReviewSerializer(OutputSerializer):
+    class Meta:
+        model = FamilyReview
+        fields = [
+            "id",
+            "held_on",
+            "attendees",
+            "decisions",
+            "plan_changes",
+            "next_review_on",
+            "agency",
+            "recorded_by",
+            "created_at",
+        ]
+
+
+class ReviewCreateSerializer(InputSerializer):
+    held_on = serializers.DateField()
+    attendees = serializers.PrimaryKeyRelatedField(
+        queryset=Agency.objects.all(), many=True, allow_empty=False
+    )
+    decisions = serializers.CharField(max_length=4000)
+    plan_changes = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=4000
+    )
+    next_review_on = serializers.DateField()

@@ -17,17 +17,21 @@ from datetime import date, datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from agencies.models import Agency, StaffMember
-from cases import access, signals, validators
+from cases import access, lifecycle, signals, validators
 from cases.models import (
     ActionStatus,
     Assessment,
     ChronologyEntry,
+    ClosureReason,
     Contact,
     Family,
+    FamilyReview,
     FamilyStatus,
+    FamilyTransition,
     HeadlineOutcome,
     Intervention,
     Involvement,
@@ -35,6 +39,8 @@ from cases.models import (
     NeedStatus,
     Person,
     PlanAction,
+    ReviewReminder,
+    ReviewReminderLeg,
     Visibility,
 )
 
@@ -171,6 +177,29 @@ def family_create(
 ) -> Family:
     if not access.may_open_family(by):
         raise access.Forbidden("Only key workers and managers of an early help agency.")
+    return _family_new(
+        by=by,
+        name=name,
+        postcode=postcode,
+        address=address,
+        key_worker_id=key_worker_id,
+        level_of_need=level_of_need,
+    )
+
+
+def _family_new(
+    *,
+    by: StaffMember,
+    name: str,
+    postcode: str,
+    address: str,
+    key_worker_id: int | None,
+    level_of_need: int | None = None,
+    how: str = "",
+) -> Family:
+    """A new family led by `by`'s agency (whoever may open it decided before): the record, the
+    lead agency on its team, the grants, and "family.opened" on the chronology (`how`: e.g. on
+    which referral)."""
     family = history_by(
         Family(
             reference=f"TMP-{uuid.uuid4().hex[:12]}",
@@ -212,7 +241,7 @@ def family_create(
         at=timezone.now(),
         type="family.opened",
         agency_id=by.agency_id,
-        summary=f"Family opened by {by.agency.name}",
+        summary=f"Family opened by {by.agency.name}{how}",
         object_id=family.id,
     )
     return family
@@ -222,7 +251,6 @@ FAMILY_EDITABLE = {
     "name",
     "address",
     "postcode",
-    "status",
     "level_of_need",
     "key_worker_id",
     "next_review_on",
@@ -243,6 +271,8 @@ def family_update(*, family_id: int, by: StaffMember, expected_version: int, **c
     if family.version != expected_version:
         raise StaleVersion()
     unknown = set(changes) - FAMILY_EDITABLE
+    if "status" in unknown:  # a lifecycle transition, with its reason (cases/lifecycle.py)
+        raise ValidationError({"status": ["Close or reopen the family, giving the reason."]})
     if unknown:
         raise ValidationError({k: ["This field cannot be changed."] for k in unknown})
     if "postcode" in changes:
@@ -267,10 +297,6 @@ def family_update(*, family_id: int, by: StaffMember, expected_version: int, **c
                 "A manager of the lead agency allocates the key worker; the key worker may hand"
                 " the family over to a colleague."
             )
-    if "status" in changes and changes["status"] != family.status:
-        family.closed_on = (
-            timezone.localdate() if changes["status"] == FamilyStatus.CLOSED else None
-        )
     for field, value in changes.items():
         setattr(family, field, value)
     family.version += 1
@@ -835,3 +861,590 @@ def family_visit_record(*, user, family: Family, last_entry_id: int) -> None:
             )
     except IntegrityError:  # a visit in another tab made the row first
         visits.update(seen_at=now, last_entry_id=last_entry_id)
+
+
+# --- the family's lifecycle (cases/lifecycle.py) ------------------------------------------------
+
+
+def lifecycle_begin(
+    *,
+    family_id: int,
+    by: StaffMember,
+    action: str,
+    expected_version: int | None = None,
+    permission: str = access.CHANGE,
+    authorised=None,
+) -> tuple[Family, str, str]:
+    """The start of every lifecycle write: the family row-locked, `by` re-checked under the
+    lock (still holding `permission`: else 404; the action's predicate,
+    `lifecycle.LIFECYCLE_PREDICATES`, or `authorised(family, perms)` when another rule decides: else
+    403), the transition allowed from the family's state (else 409) and, when given, the
+    caller's version still current (else `StaleVersion`). Returns (family, from state, to
+    state)."""
+    family, perms = family_and_perms_for_write(
+        family_id=family_id, by=by, permission=permission, open_only=False
+    )
+    allowed = (
+        authorised(family, perms)
+        if authorised is not None
+        else lifecycle.LIFECYCLE_PREDICATES[action](staff=by, family=family, perms=perms)
+    )
+    if not allowed:
+        raise access.Forbidden(f"You may not {lifecycle.Action(action).label.lower()} here.")
+    lead_kind = Agency.objects.values_list("kind", flat=True).get(id=family.lead_agency_id)
+    state = lifecycle.state_of(family, lead_kind=lead_kind)
+    target = lifecycle.transition_target(state, action, lead_kind=lead_kind)
+    if expected_version is not None and family.version != expected_version:
+        raise StaleVersion()
+    return family, state, target
+
+
+def _transition_record(
+    *,
+    family: Family,
+    by: StaffMember,
+    action: str,
+    states: tuple[str, str],
+    reason: str,
+    kind: str,
+    summary: str,
+    change: access.GrantChange | None = None,
+    **fields,
+) -> FamilyTransition:
+    """The transition's row, its chronology entry (who and why) and `signals.family_transitioned`
+    (the alerts app alerts the team and whoever lost sight)."""
+    now = timezone.now()
+    transition = FamilyTransition.objects.create(
+        family=family,
+        action=action,
+        from_state=states[0],
+        to_state=states[1],
+        at=now,
+        by=by.user,
+        agency=by.agency,
+        reason=reason,
+        **fields,
+    )
+    name = _user_names({by.user_id})[by.user_id]
+    summary = f"{summary} by {name} ({by.agency.name}): {reason}"
+    _chronology_add(
+        family=family,
+        at=now,
+        type=kind,
+        agency_id=by.agency_id,
+        summary=summary,
+        object_id=transition.id,
+    )
+    signals.family_transitioned.send(
+        sender=Family,
+        family=family,
+        by=by,
+        kind=kind,
+        summary=summary,
+        transition=transition,
+        change=change or access.GrantChange(),
+    )
+    return transition
+
+
+def _reason(value: str, field: str = "reason") -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError({field: ["Give the reason."]})
+    return value
+
+
+def _family_save(family: Family, *, by: StaffMember, fields: list[str]) -> None:
+    family.version += 1
+    history_by(family, by=by).save(update_fields=[*fields, "version", "updated_at"])
+
+
+@transaction.atomic
+def family_close(
+    *,
+    family_id: int,
+    by: StaffMember,
+    reason: str,
+    outcome_summary: str,
+    expected_version: int | None = None,
+) -> FamilyTransition:
+    """Close a family: a reason from `ClosureReason` and an outcome summary. The record, its
+    team and access stay as they are (the access rule does not look at the status); closed
+    families are off every caseload, and no work is recorded on them until reopened."""
+    family, state, target = lifecycle_begin(
+        family_id=family_id, by=by, action=lifecycle.Action.CLOSE, expected_version=expected_version
+    )
+    if reason not in ClosureReason.values:
+        raise ValidationError({"reason": ["Choose a reason from the list."]})
+    outcome_summary = _reason(outcome_summary, "outcome_summary")
+    family.status, family.closed_on = FamilyStatus.CLOSED, timezone.localdate()
+    _family_save(family, by=by, fields=["status", "closed_on"])
+    label = ClosureReason(reason).label
+    return _transition_record(
+        family=family,
+        by=by,
+        action=lifecycle.Action.CLOSE,
+        states=(state, target),
+        reason=label,
+        kind="family.closed",
+        summary="Closed",
+        closure_reason=reason,
+        outcome_summary=outcome_summary,
+    )
+
+
+@transaction.atomic
+def family_reopen(
+    *,
+    family_id: int,
+    by: StaffMember,
+    reason: str,
+    key_worker_id: int | None = None,
+    expected_version: int | None = None,
+    authorised=None,
+) -> FamilyTransition:
+    """Reopen a closed family, with a reason; with `key_worker_id`, a new key worker (of the
+    lead agency or the team). `authorised`: another rule than `access.may_reopen_family`
+    decides (a referral's decision at the front door)."""
+    family, state, target = lifecycle_begin(
+        family_id=family_id,
+        by=by,
+        action=lifecycle.Action.REOPEN,
+        expected_version=expected_version,
+        permission=access.VIEW if authorised is not None else access.CHANGE,
+        authorised=authorised,
+    )
+    reason = _reason(reason)
+    family.status, family.closed_on = FamilyStatus.OPEN, None
+    previous_key_worker_id = family.key_worker_id
+    fields = ["status", "closed_on"]
+    if key_worker_id is not None and key_worker_id != family.key_worker_id:
+        _key_worker_check(family=family, user_id=key_worker_id)
+        family.key_worker_id = key_worker_id
+        fields.append("key_worker")
+    _family_save(family, by=by, fields=fields)
+    change = None
+    if family.key_worker_id != previous_key_worker_id:
+        _lead_practitioner_set(family=family, by=by)
+        change = access.family_access_sync(family=family)
+        _key_worker_change_record(family=family, by=by, previous_id=previous_key_worker_id)
+    return _transition_record(
+        family=family,
+        by=by,
+        action=lifecycle.Action.REOPEN,
+        states=(state, target),
+        reason=reason,
+        kind="family.reopened",
+        summary="Reopened",
+        change=change,
+    )
+
+
+def family_step_up(
+    *,
+    family_id: int,
+    by: StaffMember,
+    to_agency: Agency,
+    reason: str,
+    keep_involvement: bool = False,
+    key_worker_id: int | None = None,
+    expected_version: int | None = None,
+) -> FamilyTransition:
+    """Step a family up to children's social care (`to_agency`), a manager's decision: it
+    becomes the lead agency; the early help agency's involvement ends, or stays on the team when
+    `keep_involvement` (then it sees the record only under a lawful basis, as any partner);
+    `key_worker_id` names the social care key worker (else the early help key worker stays only
+    while their agency stays on the team). Access changes through the rule in this
+    transaction."""
+    return _family_step(
+        action=lifecycle.Action.STEP_UP,
+        family_id=family_id,
+        by=by,
+        to_agency=to_agency,
+        reason=reason,
+        keep_involvement=keep_involvement,
+        key_worker_id=key_worker_id,
+        expected_version=expected_version,
+    )
+
+
+def family_step_down(
+    *,
+    family_id: int,
+    by: StaffMember,
+    to_agency: Agency,
+    reason: str,
+    key_worker_id: int | None,
+    keep_involvement: bool = False,
+    expected_version: int | None = None,
+) -> FamilyTransition:
+    """Step a family down from children's social care to an early help agency (`to_agency`), a
+    manager's decision: it becomes the lead agency with a key worker of its own
+    (`key_worker_id`, required); social care's involvement ends, or stays on the team when
+    `keep_involvement`. Access changes through the rule in this transaction."""
+    return _family_step(
+        action=lifecycle.Action.STEP_DOWN,
+        family_id=family_id,
+        by=by,
+        to_agency=to_agency,
+        reason=reason,
+        keep_involvement=keep_involvement,
+        key_worker_id=key_worker_id,
+        expected_version=expected_version,
+    )
+
+
+# step → (who may lead after it, the error naming `to_agency`, chronology type, summary)
+_STEPS = {
+    lifecycle.Action.STEP_UP: (
+        access.is_social_care,
+        "Choose a children's social care agency.",
+        "family.stepped_up",
+        "Stepped up to {}",
+    ),
+    lifecycle.Action.STEP_DOWN: (
+        access.may_lead_after_step_down,
+        "Choose an early help agency.",
+        "family.stepped_down",
+        "Stepped down to {}",
+    ),
+}
+
+
+@transaction.atomic
+def _family_step(
+    *,
+    action: str,
+    family_id: int,
+    by: StaffMember,
+    to_agency: Agency,
+    reason: str,
+    keep_involvement: bool,
+    key_worker_id: int | None,
+    expected_version: int | None,
+) -> FamilyTransition:
+    family, state, target = lifecycle_begin(
+        family_id=family_id, by=by, action=action, expected_version=expected_version
+    )
+    may_lead, wrong_agency, kind, summary = _STEPS[action]
+    if not may_lead(to_agency):
+        raise ValidationError({"to_agency": [wrong_agency]})
+    if action == lifecycle.Action.STEP_DOWN and key_worker_id is None:
+        raise ValidationError({"key_worker": ["Name the early help key worker."]})
+    return _lead_change(
+        family=family,
+        by=by,
+        action=action,
+        states=(state, target),
+        to_agency=to_agency,
+        reason=_reason(reason),
+        keep_involvement=keep_involvement,
+        key_worker_id=key_worker_id,
+        kind=kind,
+        summary=summary.format(to_agency.name),
+    )
+
+
+def _lead_change(
+    *,
+    family: Family,
+    by: StaffMember,
+    action: str,
+    states: tuple[str, str],
+    to_agency: Agency,
+    reason: str,
+    keep_involvement: bool,
+    key_worker_id: int | None,
+    kind: str,
+    summary: str,
+) -> FamilyTransition:
+    """`to_agency` becomes the lead agency (on the team, as "Lead agency"); the previous lead's
+    involvement ends unless kept; the key worker is `key_worker_id` (who must work for
+    `to_agency`), else stays only while their agency is on the team. Then the grants follow the
+    rule (`access.family_access_sync`), and the key worker change and the transition are
+    recorded."""
+    previous_lead_id = family.lead_agency_id
+    if to_agency.id == previous_lead_id:
+        raise ValidationError({"to_agency": ["That agency already leads the family."]})
+    if key_worker_id is not None and not _in_agency(key_worker_id, to_agency.id):
+        raise ValidationError({"key_worker": ["The key worker must work for that agency."]})
+    today = timezone.localdate()
+    active = {i.agency_id: i for i in family.involvements.filter(ended_on__isnull=True)}
+    lead = active.get(to_agency.id)
+    if lead is None:
+        lead = _create(
+            Involvement,
+            by=by,
+            family=family,
+            agency=to_agency,
+            role="Lead agency",
+            started_on=today,
+        )
+    else:
+        lead.role = "Lead agency"
+        history_by(lead, by=by).save(update_fields=["role"])
+    previous = active.get(previous_lead_id)
+    if previous is not None:
+        if keep_involvement:
+            previous.role = ""
+            history_by(previous, by=by).save(update_fields=["role"])
+        else:
+            previous.ended_on = today
+            history_by(previous, by=by).save(update_fields=["ended_on"])
+    previous_key_worker_id = family.key_worker_id
+    family.lead_agency = to_agency
+    if key_worker_id is not None:
+        family.key_worker_id = key_worker_id
+    elif family.key_worker_id and not keep_involvement:
+        if _in_agency(family.key_worker_id, previous_lead_id):
+            family.key_worker_id = None
+    if family.key_worker_id is not None:
+        _key_worker_check(family=family, user_id=family.key_worker_id)
+    _family_save(family, by=by, fields=["lead_agency", "key_worker"])
+    _lead_practitioner_set(family=family, by=by)
+    change = access.family_access_sync(family=family)
+    if family.key_worker_id != previous_key_worker_id:
+        _key_worker_change_record(family=family, by=by, previous_id=previous_key_worker_id)
+    return _transition_record(
+        family=family,
+        by=by,
+        action=action,
+        states=states,
+        reason=reason,
+        kind=kind,
+        summary=summary,
+        change=change,
+        from_lead_agency_id=previous_lead_id,
+        to_lead_agency=to_agency,
+        involvement_kept=keep_involvement,
+    )
+
+
+# --- families from referrals (the referrals app decides; decision 0026) -------------------------
+
+
+@transaction.atomic
+def family_open_on_referral(
+    *,
+    by: StaffMember,
+    name: str,
+    postcode: str,
+    address: str,
+    key_worker_id: int,
+    people: list[dict],
+    concerns: list[tuple[HeadlineOutcome, str]],
+    referral_text: str,
+) -> Family:
+    """A front door decision to accept a referral about a family not known: a new family led by
+    the front door's agency, with its key worker, the referral's people as members and its
+    concerns as needs (`referral_text`: which referral, from whom, for the chronology)."""
+    if not access.may_open_family_on_referral(by):
+        raise access.Forbidden("The early help front door opens families from referrals.")
+    if key_worker_id is None:
+        raise ValidationError({"key_worker": ["Name the key worker."]})
+    family = _family_new(
+        by=by,
+        name=name,
+        postcode=postcode,
+        address=address,
+        key_worker_id=key_worker_id,
+        how=f" on {referral_text}",
+    )
+    _referral_details_add(family=family, by=by, people=people, concerns=concerns)
+    return family
+
+
+@transaction.atomic
+def family_join_referral(
+    *,
+    family_id: int,
+    by: StaffMember,
+    people: list[dict],
+    concerns: list[tuple[HeadlineOutcome, str]],
+    referral_text: str,
+    reason: str,
+    key_worker_id: int | None = None,
+) -> Family:
+    """A front door decision to accept a referral about a known family: a closed one is
+    reopened (with `key_worker_id`, required), an open one joined (its key worker kept); the
+    front door's agency must lead it (`access.may_join_referral`). People not yet members are
+    added, the concerns become needs, and the team hears of the referral."""
+    family = _family_locked(family_id)
+
+    def rule(family, perms):
+        return access.may_join_referral(staff=by, family=family, perms=perms)
+
+    if family.status == FamilyStatus.CLOSED:
+        if key_worker_id is None:
+            raise ValidationError({"key_worker": ["Name the key worker of the reopened family."]})
+        family_reopen(
+            family_id=family_id,
+            by=by,
+            reason=f"{referral_text}: {reason}",
+            key_worker_id=key_worker_id,
+            authorised=rule,
+        )
+    else:
+        lifecycle_begin(
+            family_id=family_id,
+            by=by,
+            action=lifecycle.Action.JOIN,
+            permission=access.VIEW,
+            authorised=rule,
+        )
+        if key_worker_id is not None and key_worker_id != family.key_worker_id:
+            raise ValidationError(
+                {"key_worker": ["The family has its key worker: change it on the family's page."]}
+            )
+    family = Family.objects.get(id=family_id)
+    _referral_details_add(family=family, by=by, people=people, concerns=concerns)
+    _event_record(
+        family=family,
+        by=by,
+        at=timezone.now(),
+        kind="referral.received",
+        agency_id=by.agency_id,
+        summary=f"{referral_text} joined to the family: {reason}",
+        source_type="family",
+        source_id=family.id,
+    )
+    return family
+
+
+def _referral_details_add(*, family: Family, by: StaffMember, people: list[dict], concerns) -> None:
+    """The referral's people who are not yet members (same names and date of birth), and its
+    concerns as needs identified today."""
+    known = {
+        (p.given_name.lower(), p.family_name.lower(), p.date_of_birth)
+        for p in Person.objects.filter(family=family)
+    }
+    for fields in people:
+        key = (
+            fields["given_name"].lower(),
+            fields["family_name"].lower(),
+            fields.get("date_of_birth"),
+        )
+        if key in known:
+            continue
+        known.add(key)
+        _create(Person, by=by, family=family, **_person_clean(dict(fields)))
+    for outcome, descriptor in concerns:
+        _create(
+            Need,
+            by=by,
+            family=family,
+            outcome=outcome,
+            descriptor=descriptor,
+            identified_on=timezone.localdate(),
+            agency=by.agency,
+            recorded_by=by.user,
+        )
+
+
+# --- reviews: Team Around the Family meetings, and the sweep that reminds key workers ---------
+
+REVIEW_AHEAD_DAYS = 366  # the next review within a year of the meeting
+REVIEW_WARN_DAYS = 7  # the key worker is reminded a week before
+
+
+@transaction.atomic
+def review_create(
+    *,
+    family_id: int,
+    by: StaffMember,
+    held_on: date,
+    attendees: list[Agency],
+    decisions: str,
+    next_review_on: date,
+    plan_changes: str = "",
+) -> FamilyReview:
+    """A Team Around the Family meeting, recorded by the key worker or the lead agency
+    (`access.may_record_review`) on an open family (the lifecycle's `review`: 409 when closed);
+    it sets the family's next review date and the team hears of it."""
+    family, _, _ = lifecycle_begin(family_id=family_id, by=by, action=lifecycle.Action.REVIEW)
+    _date_field("held_on", held_on, what="The meeting")
+    _date_field(
+        "next_review_on", next_review_on, what="The next review", ahead_days=REVIEW_AHEAD_DAYS
+    )
+    if next_review_on <= held_on:
+        raise ValidationError({"next_review_on": ["The next review comes after the meeting."]})
+    if not attendees:
+        raise ValidationError({"attendees": ["Name the agencies that came."]})
+    decisions = _reason(decisions, "decisions")
+    review = FamilyReview.objects.create(
+        family=family,
+        held_on=held_on,
+        decisions=decisions,
+        plan_changes=plan_changes,
+        next_review_on=next_review_on,
+        agency=by.agency,
+        recorded_by=by.user,
+    )
+    review.attendees.set(attendees)
+    family.next_review_on = next_review_on
+    _family_save(family, by=by, fields=["next_review_on"])
+    names = ", ".join(sorted(a.name for a in attendees))
+    _event_record(
+        family=family,
+        by=by,
+        at=held_on,
+        kind="review.recorded",
+        agency_id=by.agency_id,
+        summary=f"Team Around the Family review ({names}); next review {next_review_on:%d %b %Y}",
+        source_type="review",
+        source_id=review.id,
+    )
+    return review
+
+
+def review_sweep(*, now: datetime | None = None) -> dict:
+    """Remind key workers of reviews: once a week before the family's next review date, and once
+    when it has passed unreviewed (`ReviewReminder` remembers each, so the sweep is
+    idempotent). Open families with a key worker only (`access.review_reminder_q`); a new review
+    date gets reminders of its own. Each reminder in its own transaction, under the family's
+    row lock, the date read again there."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    legs = (
+        (ReviewReminderLeg.OVERDUE, {"next_review_on__lt": today}),
+        (
+            ReviewReminderLeg.DUE,
+            {
+                "next_review_on__gte": today,
+                "next_review_on__lte": today + timedelta(days=REVIEW_WARN_DAYS),
+            },
+        ),
+    )
+    sent = {}
+    for leg, when in legs:
+        reminded = ReviewReminder.objects.filter(
+            family_id=OuterRef("id"), review_on=OuterRef("next_review_on"), leg=leg
+        )
+        due = (
+            Family.objects.filter(access.review_reminder_q(), **when)
+            .exclude(Exists(reminded))
+            .values_list("id", flat=True)
+        )
+        sent[leg] = sum(_review_remind(family_id=i, leg=leg, today=today, now=now) for i in due)
+    return sent
+
+
+@transaction.atomic
+def _review_remind(*, family_id: int, leg: str, today: date, now: datetime) -> int:
+    family = _family_locked(family_id)
+    due = family.next_review_on
+    still = Family.objects.filter(access.review_reminder_q(), id=family_id).exists()
+    if not still or due is None:
+        return 0
+    warn_from = due - timedelta(days=REVIEW_WARN_DAYS)
+    if leg == ReviewReminderLeg.OVERDUE and due >= today:
+        return 0
+    if leg == ReviewReminderLeg.DUE and not warn_from <= today <= due:
+        return 0
+    _, made = ReviewReminder.objects.get_or_create(
+        family=family, review_on=due, leg=leg, defaults={"sent_at": now}
+    )
+    if not made:
+        return 0
+    signals.review_reminder.send(sender=Family, family=family, leg=leg, review_on=due)
+    return 1

@@ -26,3 +26,13 @@ team_left = Signal()
 # (`cases.retention.family_pseudonymise`), under its row lock. Arguments: family (as it is now).
 # Each app above removes its own personal data of the family in this transaction (decision 0022).
 family_pseudonymised = Signal()
+
+# A lifecycle transition (closed, reopened, stepped up or down), its chronology entry written
+# and, when the lead agency changed, the grants recomputed. Arguments: family (as it now is),
+# by, kind (the chronology type: "family.closed", ...), summary, transition (the
+# `FamilyTransition`), change (the `access.GrantChange` of the sync, empty when none ran).
+family_transitioned = Signal()
+
+# The review sweep reminds the key worker of a review: a week before it is due (leg "due") or
+# once it has passed unreviewed ("overdue"). Arguments: family, leg, review_on.
+review_reminder = Signal()

@@ -19,5 +19,10 @@ urlpatterns = [
     path(F + "contacts/", api.ContactListCreate.as_view(), name="contact-list"),
     path(F + "chronology/", api.ChronologyList.as_view(), name="chronology"),
     path(F + "history/", api.FamilyHistory.as_view(), name="family-history"),
+    path(F + "reviews/", api.ReviewListCreate.as_view(), name="review-list"),
+    path(F + "close/", api.FamilyClose.as_view(), name="family-close"),
+    path(F + "reopen/", api.FamilyReopen.as_view(), name="family-reopen"),
+    path(F + "step-up/", api.FamilyStepUp.as_view(), name="family-step-up"),
+    path(F + "step-down/", api.FamilyStepDown.as_view(), name="family-step-down"),
     path("outcomes/", api.OutcomeList.as_view(), name="outcome-list"),
 ]

@@ -21,7 +21,8 @@ from django.utils import dateformat, timezone
 from django.views import View
 from django.views.decorators.http import require_safe
 
-from cases import access, access_log, selectors, services
+from agencies.models import Agency
+from cases import access, access_log, lifecycle, selectors, services
 from cases import forms as case_forms
 from cases.models import ActionStatus, FamilyStatus, NeedStatus
 
@@ -283,6 +284,12 @@ CHRONOLOGY_TYPES = {
     "action.updated": "Plan action updated",
     "intervention.recorded": "Intervention",
     "contact.recorded": "Contact",
+    "family.closed": "Case closed",
+    "family.reopened": "Case reopened",
+    "family.stepped_up": "Stepped up",
+    "family.stepped_down": "Stepped down",
+    "review.recorded": "Review",
+    "referral.received": "Referral",
 }
 
 
@@ -586,9 +593,34 @@ def family_detail_page(request, family_id: int):
             },
             "emergency": perms.emergency,
             "emergency_grants": emergency_grants,
+            "lifecycle_links": lifecycle_links(staff=staff, family=family, perms=perms),
         },
         using="jinja2",
     )
+
+
+LIFECYCLE_PAGES = (  # action → (page, button text)
+    (lifecycle.Action.REVIEW, "review-new", "Record a review"),
+    (lifecycle.Action.CLOSE, "family-close-page", "Close the case"),
+    (lifecycle.Action.REOPEN, "family-reopen-page", "Reopen the case"),
+    (lifecycle.Action.STEP_UP, "family-step-up-page", "Step up to social care"),
+    (lifecycle.Action.STEP_DOWN, "family-step-down-page", "Step down to early help"),
+)
+
+
+def lifecycle_links(*, staff, family, perms) -> list[tuple[str, str]]:
+    """The lifecycle pages the person may use on the family now: the action's predicate holds
+    and the family's state allows it (cases/lifecycle.py)."""
+    if access.CHANGE not in perms:
+        return []
+    lead_kind = family.lead_agency.kind
+    state = lifecycle.state_of(family, lead_kind=lead_kind)
+    return [
+        (reverse(name, args=[family.id]), text)
+        for action, name, text in LIFECYCLE_PAGES
+        if state in lifecycle.TRANSITIONS[action][0]
+        and lifecycle.LIFECYCLE_PREDICATES[action](staff=staff, family=family, perms=perms)
+    ]
 
 
 # --- the family's field history ------------------------------------------------------------------
@@ -1183,7 +1215,7 @@ class ActionEdit(FamilyFormPage):
 
 class FamilyEdit(FamilyFormPage):
     permission = access.CHANGE
-    open_only = False  # reopening a closed family is an edit
+    open_only = False  # a closed family's details may still be corrected
     audit_object_type = "family"
     audit_object_kwarg = "family_id"
     template_name = "cases/forms/family_edit.html"
@@ -1223,7 +1255,6 @@ class FamilyEdit(FamilyFormPage):
                 "postcode": family.postcode,
                 "level_of_need": family.level_of_need or "",
                 "next_review_on": family.next_review_on,
-                "status": family.status,
                 "key_worker": family.key_worker_id or "",
                 "version": family.version,
             },
@@ -1231,8 +1262,7 @@ class FamilyEdit(FamilyFormPage):
 
     def save(self, data):
         changes = {
-            k: data[k]
-            for k in ("name", "address", "postcode", "level_of_need", "next_review_on", "status")
+            k: data[k] for k in ("name", "address", "postcode", "level_of_need", "next_review_on")
         }
         if "key_worker" in data and data["key_worker"] != self.family.key_worker_id:
             changes["key_worker_id"] = data["key_worker"]
@@ -1247,6 +1277,146 @@ class FamilyEdit(FamilyFormPage):
             _set_version(form, family.version)
 
 
+# --- the family's lifecycle (cases/lifecycle.py): close, reopen, step up, step down, review ---
+
+
+class LifecyclePage(FamilyFormPage):
+    """A lifecycle action on the family: the API's view of the same action answers alike (403
+    when its predicate refuses the person; the form refused with the conflict when the family's
+    state does not allow it, 409)."""
+
+    permission = access.CHANGE
+    open_only = False  # the state machine decides (`blocked`)
+    audit_object_type = "family"
+    audit_object_kwarg = "family_id"
+    action = ""
+
+    def load(self, **kwargs):
+        if not lifecycle.LIFECYCLE_PREDICATES[self.action](
+            staff=self.staff, family=self.family, perms=self.perms
+        ):
+            access_log.family_access_denied_later(self.request)
+            raise PermissionDenied(f"You may not {lifecycle.Action(self.action).label.lower()}.")
+
+    def blocked(self):
+        lead_kind = self.family.lead_agency.kind
+        state = lifecycle.state_of(self.family, lead_kind=lead_kind)
+        try:
+            lifecycle.transition_target(state, self.action, lead_kind=lead_kind)
+        except access.StateConflict as exc:
+            return str(exc)
+        return None
+
+
+class FamilyClose(LifecyclePage):
+    action = lifecycle.Action.CLOSE
+    template_name = "cases/forms/family_close.html"
+    title = "Close the family's case"
+    submit = "Close the case"
+    success = "Case closed"
+
+    def make_form(self, data=None):
+        return case_forms.FamilyCloseForm(data)
+
+    def save(self, data):
+        return services.family_close(family_id=self.family.id, by=self.staff, **data)
+
+
+class FamilyReopen(LifecyclePage):
+    action = lifecycle.Action.REOPEN
+    template_name = "cases/forms/family_reopen.html"
+    title = "Reopen the family's case"
+    submit = "Reopen the case"
+    success = "Case reopened"
+
+    def make_form(self, data=None):
+        return case_forms.FamilyReopenForm(
+            data, key_workers=selectors.key_worker_candidates(family=self.family)
+        )
+
+    def save(self, data):
+        return services.family_reopen(
+            family_id=self.family.id,
+            by=self.staff,
+            reason=data["reason"],
+            key_worker_id=data["key_worker"],
+        )
+
+
+class FamilyStepUp(LifecyclePage):
+    action = lifecycle.Action.STEP_UP
+    template_name = "cases/forms/family_step.html"
+    title = "Step up to children's social care"
+    submit = "Step up"
+    success = "Stepped up to children's social care"
+    may_lead = staticmethod(access.is_social_care)
+    keep_label = "Early help stays on the team"
+    service = staticmethod(services.family_step_up)
+
+    def make_form(self, data=None):
+        agencies = selectors.agencies_where(self.may_lead)
+        return case_forms.FamilyStepForm(
+            data,
+            agencies=agencies,
+            key_workers=selectors.key_workers_in(agency_ids=[a.id for a in agencies]),
+            keep_label=self.keep_label,
+        )
+
+    def save(self, data):
+        return self.service(
+            family_id=self.family.id,
+            by=self.staff,
+            to_agency=Agency.objects.get(id=data["to_agency"]),
+            reason=data["reason"],
+            keep_involvement=data["keep_involvement"],
+            key_worker_id=data["key_worker"],
+        )
+
+    def success_url(self, result) -> str:
+        # the person who stepped the family over may no longer see it
+        family, perms = access.family_with_permissions(self.request.user, self.family.id)
+        return _family_url(self.family) if perms else reverse("home")
+
+
+class FamilyStepDown(FamilyStepUp):
+    action = lifecycle.Action.STEP_DOWN
+    title = "Step down to early help"
+    submit = "Step down"
+    success = "Stepped down to early help"
+    may_lead = staticmethod(access.may_lead_after_step_down)
+    keep_label = "Children's social care stays on the team"
+    service = staticmethod(services.family_step_down)
+
+
+class ReviewNew(LifecyclePage):
+    action = lifecycle.Action.REVIEW
+    audit_object_type = "review"
+    audit_object_kwarg = None
+    template_name = "cases/forms/review.html"
+    title = "Record a Team Around the Family review"
+    submit = "Save review"
+    success = "Review recorded"
+
+    def make_form(self, data=None):
+        return case_forms.ReviewForm(data, agencies=selectors.team_agencies(family=self.family))
+
+    def save(self, data):
+        return services.review_create(
+            family_id=self.family.id,
+            by=self.staff,
+            held_on=data["held_on"],
+            attendees=list(Agency.objects.filter(id__in=data["attendees"])),
+            decisions=data["decisions"],
+            plan_changes=data["plan_changes"],
+            next_review_on=data["next_review_on"],
+        )
+
+
+family_close = family_page(FamilyClose.as_view())
+family_reopen = family_page(FamilyReopen.as_view())
+family_step_up = family_page(FamilyStepUp.as_view())
+family_step_down = family_page(FamilyStepDown.as_view())
+review_new = family_page(ReviewNew.as_view())
 family_edit = family_page(FamilyEdit.as_view())
 contact_new = family_page(ContactNew.as_view())
 intervention_new = family_page(InterventionNew.as_view())

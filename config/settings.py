@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "reports",
     "accountability",  # the readers of the access log
     "identification",  # data matching: uploads, runs, candidate households (decision 0027)
+    "referrals",  # referrals to the early help front door, and its decisions
     "demo",  # `manage.py seed_demo`
 ]
 
@@ -226,6 +227,8 @@ CELERY_BEAT_SCHEDULE = {
     "access-log-seal": {"task": "audit.tasks.access_events_seal", "schedule": 30.0},
     # Families closed longer than RETENTION_CLOSED_YEARS are pseudonymised (decision 0022).
     "retention": {"task": "cases.tasks.families_pseudonymise_due", "schedule": 3600.0},
+    # Key workers reminded of reviews a week ahead and once overdue (idempotent; days matter).
+    "review-sweep": {"task": "cases.tasks.review_sweep", "schedule": 300.0},
 }
 # The access log (audit.AccessEvent) is always written; only `make bench` turns it off, on a
 # server of its own, to measure what it costs (bench/http_load.py).
@@ -328,6 +331,9 @@ SPECTACULAR_SETTINGS = {
         "AgencyKindEnum": "agencies.models.AgencyKind",
         "InterventionKindEnum": "cases.models.InterventionKind",
         "FamilyStatusEnum": "cases.models.FamilyStatus",
+        "ClosureReasonEnum": "cases.models.ClosureReason",
+        "ReferralDecisionEnum": "referrals.models.Decision",
+        "ReferralStatusEnum": "referrals.models.ReferralStatus",
         "NeedStatusEnum": "cases.models.NeedStatus",
         "ActionStatusEnum": "cases.models.ActionStatus",
         "ContactMethodEnum": "cases.models.ContactMethod",

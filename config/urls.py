@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/v1/", include("reports.urls")),
     path("api/v1/", include("accountability.urls")),
     path("api/v1/", include("identification.urls")),
+    path("api/v1/", include("referrals.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", api_docs, name="docs"),
     # Pages for people (server-rendered, GOV.UK Design System look).
@@ -26,6 +27,7 @@ urlpatterns = [
     path("", include("reports.page_urls")),
     path("", include("accountability.page_urls")),
     path("", include("identification.page_urls")),
+    path("", include("referrals.page_urls")),
 ]
 
 # An unhandled exception: 503 when the database or Redis cannot be reached (JSON under /api/,

@@ -145,8 +145,8 @@ def world(borough):
     consent_services.sharing_sweep()  # warns of the consent expiring
     consent_services.sharing_sweep(now=timezone.now() + timedelta(days=5))  # and expires it
     closed = f.family_make(by=key_worker, name="Jones household")
-    case_services.family_update(
-        family_id=closed.id, by=key_worker, expected_version=closed.version, status="closed"
+    case_services.family_close(
+        family_id=closed.id, by=key_worker, reason="outcomes_met", outcome_summary="Plan complete."
     )
     alert_services.alert_mark_read(alert=Alert.objects.filter(recipient=key_worker.user).first())
     update_last_login(None, key_worker.user)

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 
-from agencies.models import AgencyKind
+from agencies.models import Agency, AgencyKind
 from agencies.roles import Role
 from cases import services, urls
 from cases.models import (
@@ -99,6 +99,11 @@ RECORD = Rule(allowed=RECORDERS)
 CHANGE = Rule(allowed=CHANGERS)
 CHANGE_OR_PARTNER_OWNER = Rule(allowed=CHANGERS | {PARTNER})  # action owned by the school
 CHANGE_OR_LEAD_OWNER = Rule(allowed=CHANGERS | {LEAD_PRACTITIONER})  # action owned by the lead
+# The lifecycle (cases/lifecycle.py; every state in tests/cases/test_lifecycle.py): the family
+# here is open and led by early help. Close and reopen: the key worker and lead managers (reopen
+# of an open family: 409); a step: a lead manager (step-down from early help: 409).
+CLOSE_OR_REOPEN = Rule(allowed=frozenset({KEY_WORKER, MANAGER}))
+STEP = Rule(allowed=frozenset({MANAGER}))
 
 
 # --- the world ---------------------------------------------------------------------------------
@@ -124,6 +129,7 @@ def world(borough) -> World:
         username="platform-root", email="root@example.org", password=f.PASSWORD
     )
     health = f.agency_make(kind=AgencyKind.HEALTH, name="Health Visiting")
+    csc = f.agency_make(kind=AgencyKind.CHILDRENS_SOCIAL_CARE, name="Children's Social Care")
     member = f.PersonFactory(family=b.family)
     need = services.need_create(
         family=b.family, by=kw, outcome=f.outcome("education"), descriptor="Attendance at 70%"
@@ -168,6 +174,7 @@ def world(borough) -> World:
         "action_lead": action_lead.id,
         "school": b.school.id,
         "health": health.id,
+        "csc": csc.id,
     }
     b.family.refresh_from_db()
     return World(
@@ -199,6 +206,16 @@ def snapshot(world: World) -> tuple:
 
 
 # --- the endpoint table ------------------------------------------------------------------------
+
+
+def _csc_id(w) -> int:
+    """The world's children's social care agency; a world of another matrix that reuses this
+    table (tests/consent/test_consent_matrix.py) has none: one is found or made in the test's
+    own transaction."""
+    if "csc" in w.ids:
+        return w.ids["csc"]
+    found = Agency.objects.filter(kind=AgencyKind.CHILDRENS_SOCIAL_CARE).first()
+    return (found or f.agency_make(kind=AgencyKind.CHILDRENS_SOCIAL_CARE)).id
 
 
 def _family_if_match(w: World) -> dict:
@@ -369,6 +386,45 @@ ENDPOINTS = (
     Endpoint("chronology", "GET", F + "chronology/", VIEW),
     Endpoint("family-history", "GET", F + "history/", VIEW),
     Endpoint("outcome-list", "GET", "outcomes/", AUTHENTICATED),
+    Endpoint("review-list", "GET", F + "reviews/", VIEW),
+    Endpoint(
+        "review-list",
+        "POST",
+        F + "reviews/",
+        CHANGE,
+        201,
+        body=lambda w: {
+            "held_on": str(date.today() - timedelta(days=1)),
+            "attendees": [w.ids["school"]],
+            "decisions": "Attendance plan continues.",
+            "next_review_on": str(date.today() + timedelta(days=42)),
+        },
+    ),
+    Endpoint(
+        "family-close",
+        "POST",
+        F + "close/",
+        CLOSE_OR_REOPEN,
+        body=lambda w: {"reason": "outcomes_met", "outcome_summary": "Plan complete."},
+    ),
+    Endpoint(
+        "family-reopen", "POST", F + "reopen/", CLOSE_OR_REOPEN, 409, body=lambda w: {"reason": "x"}
+    ),
+    Endpoint(
+        "family-step-up",
+        "POST",
+        F + "step-up/",
+        STEP,
+        body=lambda w: {"to_agency": _csc_id(w), "reason": "Risk of significant harm."},
+    ),
+    Endpoint(
+        "family-step-down",
+        "POST",
+        F + "step-down/",
+        STEP,
+        409,
+        body=lambda w: {"to_agency": _csc_id(w), "reason": "x", "key_worker": 1},
+    ),
 )
 
 CASES = [

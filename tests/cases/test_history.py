@@ -154,8 +154,8 @@ def test_family_create_is_one_created_row_with_its_reference(borough):
 def test_family_update_and_the_lead_involvement(borough):
     b = borough
     family = Family.objects.get(id=b.family.id)
-    services.family_update(
-        family_id=family.id, by=b.manager, expected_version=family.version, status="closed"
+    services.family_close(
+        family_id=family.id, by=b.manager, reason="outcomes_met", outcome_summary="Plan complete."
     )
     row = latest_row(family)
     assert (row.history_type, row.status, row.closed_on) == ("~", "closed", timezone.localdate())

@@ -211,6 +211,19 @@ def grow_tokens(c: Ctx, n: int) -> None:
         agency_services.token_issue(user=_kw(c).user)
 
 
+def grow_reviews(c: Ctx, n: int) -> None:
+    today = date.today()
+    for i in range(n):
+        services.review_create(
+            family_id=c.borough.family.id,
+            by=_kw(c),
+            held_on=today - timedelta(days=i % 300),
+            attendees=[c.borough.early_help, c.borough.school],
+            decisions="Plan reviewed.",
+            next_review_on=today + timedelta(days=42),
+        )
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 
@@ -268,6 +281,7 @@ ENDPOINTS = (
     Measured("chronology", lambda c: _family_path(c, "chronology/"), grow_chronology, 4),
     # Six history tables, the plan actions' needs, the names of people and of agencies.
     Measured("history", lambda c: _family_path(c, "history/?page_size=200"), grow_history, 12),
+    Measured("reviews", lambda c: _family_path(c, "reviews/"), grow_reviews, 5),
     Measured("outcomes", lambda c: API + "outcomes/", grow_outcomes, 2, rows=len),
     Measured("agencies list", lambda c: API + "agencies/", grow_agencies, 2, rows=len),
     Measured(
@@ -340,6 +354,7 @@ def test_every_get_endpoint_is_measured():
         "chronology": "chronology",
         "family-history": "history",
         "outcome-list": "outcomes",
+        "review-list": "reviews",
         "agency-list": "agencies list",
         "staff-list": "staff list",
         "me": "me",

@@ -141,7 +141,8 @@ CONTACT = {"occurred_at": "2025-10-06T09:30:00+01:00", "method": "phone", "summa
 def test_no_work_is_recorded_on_a_closed_family_until_it_is_reopened(borough, client_for):
     family = borough.family
     kw = client_for(borough.key_worker.user)
-    assert _patch_family(kw, family, {"status": "closed"}).status_code == 200
+    closing = {"reason": "outcomes_met", "outcome_summary": "Plan complete."}
+    assert kw.post(_url(family, "close/"), closing, format="json").status_code == 200
     partner = client_for(borough.partner.user)
     before = ChronologyEntry.objects.filter(family=family).count()
 
@@ -149,7 +150,8 @@ def test_no_work_is_recorded_on_a_closed_family_until_it_is_reopened(borough, cl
 
     assert refused.status_code == 409 and refused.json()["code"] == "conflict"
     assert ChronologyEntry.objects.filter(family=family).count() == before
-    assert _patch_family(kw, family, {"status": "open"}).status_code == 200
+    reopening = {"reason": "New concerns."}
+    assert kw.post(_url(family, "reopen/"), reopening, format="json").status_code == 200
     assert partner.post(_url(family, "contacts/"), CONTACT, format="json").status_code == 201
 
 

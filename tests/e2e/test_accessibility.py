@@ -81,6 +81,12 @@ PAGES = (
     Page("sharing-confirm-page", F + "sharing/{decision}/confirm/", (MANAGER,), CONFIRM),
     Page("emergency-access-page", F + "emergency-access/", TEAM, FORM),
     Page("emergency-review-page", "/emergency-access/{grant}/review/", (MANAGER,), FORM),
+    Page("family-close-page", F + "close/", LEAD, FORM),
+    Page("family-step-up-page", F + "step-up/", (MANAGER,), FORM),
+    Page("review-new", F + "reviews/new/", LEAD, FORM),
+    Page("referral-list-page", "/referrals/", TEAM),
+    Page("referral-new", "/referrals/new/", TEAM, FORM),
+    Page("referral-page", "/referrals/{referral}/", TEAM),
     Page("family-access-log-page", F + "access-log/", LEAD),
     Page("audit-log-page", "/audit/", (MANAGER,)),  # filters only: nothing to leave empty
     Page("unusual-access-page", "/audit/unusual/", (MANAGER,)),

@@ -409,6 +409,17 @@ def seed() -> dict:
         ids["alert"] = Alert.objects.filter(recipient=kw.user).order_by("-id").first().id
         ids["staff"] = people["lead_practitioner"].id
         ids["leaver"] = people["leaver"].id
+        ids["early_help"] = early_help.id
+        from referrals import services as referral_services
+
+        ids["referral"] = referral_services.referral_create(
+            by=people["partner"],
+            household={"name": "Smith household", "postcode": "RB1 1AA"},
+            people=[{"given_name": "Amy", "family_name": "Smith", "relationship": "child"}],
+            concerns=[{"outcome": "education", "descriptor": "Attendance at 84%"}],
+            consent={"given_by": "Dana Smith", "method": "verbal", "given_on": date.today()},
+            urgency="routine",
+        ).id
     return {
         "users": {key: staff.user.username for key, staff in people.items()},
         "ids": ids,

@@ -25,7 +25,6 @@ from cases.models import (
     Assessment,
     Contact,
     Family,
-    FamilyStatus,
     Intervention,
     Involvement,
     Need,
@@ -117,11 +116,11 @@ def banner_after(client, response) -> str:
 
 def close(b) -> None:
     b.family.refresh_from_db()
-    services.family_update(
+    services.family_close(
         family_id=b.family.id,
         by=b.key_worker,
-        expected_version=b.family.version,
-        status=FamilyStatus.CLOSED,
+        reason="outcomes_met",
+        outcome_summary="Plan complete.",
     )
 
 

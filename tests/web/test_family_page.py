@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from audit.models import AccessEvent
 from cases import services
-from cases.models import ChronologyEntry, FamilyStatus, FamilyVisit
+from cases.models import ChronologyEntry, FamilyVisit
 from cases.views import age_text
 from tests import factories as f
 
@@ -202,17 +202,17 @@ def test_links_to_forms_only_for_those_who_may_use_them(record):
 def test_a_closed_family_offers_no_work_forms(record):
     b, _, _ = record
     b.family.refresh_from_db()
-    services.family_update(
+    services.family_close(
         family_id=b.family.id,
         by=b.key_worker,
-        expected_version=b.family.version,
-        status=FamilyStatus.CLOSED,
+        reason="outcomes_met",
+        outcome_summary="Plan complete.",
     )
     status, html = page_for(b.key_worker.user, b.family)
     assert status == 200
     assert "Closed" in html
     assert "contacts/new/" not in html and "actions/new/" not in html
-    assert f'href="/families/{b.family.id}/edit/"' in html  # to reopen it
+    assert f'href="/families/{b.family.id}/reopen/"' in html  # to reopen it
 
 
 def test_not_visible_is_the_404_page_the_same_as_no_such_family(record):

@@ -158,8 +158,8 @@ def caseload(borough):
     jones = f.family_make(by=kw, name="Jones household", postcode="AB1 2DE")
     jones = family_set(jones, level_of_need=4, next_review_on=today + timedelta(days=10))
     closed = f.family_make(by=kw, name="Adams household", postcode="CD3 4EF")
-    case_services.family_update(
-        family_id=closed.id, by=kw, expected_version=closed.version, status="closed"
+    case_services.family_close(
+        family_id=closed.id, by=kw, reason="outcomes_met", outcome_summary="Plan complete."
     )
     colleague = f.staff_make(agency=borough.early_help, role=Role.KEY_WORKER)
     theirs = f.family_make(by=colleague, name="Brown household")

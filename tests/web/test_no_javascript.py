@@ -18,6 +18,7 @@ Also: signing in and out through the pages, and the alerts page's forms.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import pytest
 
@@ -46,6 +47,8 @@ def _date(name: str, day: int, month: int, year: int) -> dict:
 
 
 F = "/families/{family}/"
+_TODAY = date.today()
+_LATER = _TODAY + timedelta(days=42)
 FORMS = (
     Form(
         "staff-add",
@@ -175,6 +178,55 @@ FORMS = (
         kept="notes",
         good={"decision": "upheld", "notes": "Seen the referral."},
     ),
+    # The family's lifecycle and reviews; referrals (the form, and the front door's decision).
+    Form(
+        "review-new",
+        F + "reviews/new/",
+        "key_worker",
+        bad={"decisions": "Kept decisions"},
+        kept="decisions",
+        good={
+            **_date("held_on", _TODAY.day, _TODAY.month, _TODAY.year),
+            "attendees": "{early_help}",
+            "decisions": "Attendance plan continues.",
+            **_date("next_review_on", _LATER.day, _LATER.month, _LATER.year),
+        },
+    ),
+    Form(
+        "referral-new",
+        "/referrals/new/",
+        "partner",
+        bad={"household_name": "Kept household"},
+        kept="household_name",
+        good={
+            "household_name": "Brown household",
+            "postcode": "RB2 2BB",
+            "given_name_1": "Kai",
+            "family_name_1": "Brown",
+            "relationship_1": "child",
+            "outcome_1": "education",
+            "descriptor_1": "Attendance at 82%",
+            "consent": "no",
+            "no_consent_reason": "Parent not reachable this week.",
+            "urgency": "routine",
+        },
+    ),
+    Form(
+        "referral-page",
+        "/referrals/{referral}/",
+        "manager",
+        bad={"reason": "Kept reason"},
+        kept="reason",
+        good={"decision": "signpost", "reason": "Parenting group offered."},
+    ),
+    Form(
+        "family-close-page",
+        "/families/{family2}/close/",
+        "key_worker",
+        bad={"outcome_summary": "Kept summary"},
+        kept="outcome_summary",
+        good={"reason": "outcomes_met", "outcome_summary": "Plan complete."},
+    ),
 )
 
 
@@ -255,7 +307,7 @@ def test_the_form_works_without_javascript(form: Form, no_js_page, live_app):
     if form.good is not None:
         page.goto(path)
         main_form = _form(page, path)
-        _fill(main_form, form.good)
+        _fill(main_form, {k: v.format(**live_app.ids) for k, v in form.good.items()})
         answer = _submit(page, main_form)
         assert page.locator(".govuk-error-summary").count() == 0, page.locator(
             ".govuk-error-summary"

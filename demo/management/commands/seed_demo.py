@@ -33,6 +33,7 @@ from alerts.models import Alert
 from cases import services, validators
 from cases.models import (
     ActionStatus,
+    ClosureReason,
     ContactMethod,
     Family,
     FamilyStatus,
@@ -48,6 +49,7 @@ from cases.models import (
 )
 from consent import services as consent_services
 from consent.models import BasisKind, ConsentMethod
+from referrals import services as referral_services
 
 User = get_user_model()
 
@@ -674,6 +676,47 @@ class Seeder:
             for index, spec in enumerate(FAMILIES):
                 self.household(spec, key_worker=key_workers[index % len(key_workers)], index=index)
             self.read_old_alerts()
+        self.referrals()
+
+    def referrals(self) -> None:
+        """Today at the front door: the school's referral waiting in the queue, and the
+        police's, made without consent, already signposted."""
+        school, police = self.staff["school.practitioner"], self.staff["police.officer"]
+        referral_services.referral_create(
+            by=school,
+            household={"name": "Adeyemi household", "postcode": "LS11 5QT"},
+            people=[
+                {
+                    "given_name": "Tomi",
+                    "family_name": "Adeyemi",
+                    "date_of_birth": self.today - timedelta(days=9 * 365),
+                    "relationship": "child",
+                },
+                {"given_name": "Bisi", "family_name": "Adeyemi", "relationship": "parent"},
+            ],
+            concerns=[{"outcome": "education", "descriptor": "Attendance at 84% this term"}],
+            consent={
+                "given_by": "Bisi Adeyemi (mother)",
+                "method": "verbal",
+                "given_on": self.today,
+            },
+            urgency="routine",
+        )
+        signposted = referral_services.referral_create(
+            by=police,
+            household={"name": "Kowalski household", "postcode": "LS12 3AB"},
+            people=[{"given_name": "Jan", "family_name": "Kowalski", "relationship": "child"}],
+            concerns=[{"outcome": "crime", "descriptor": "Anti-social behaviour in the park"}],
+            consent=None,
+            no_consent_reason="Consent not sought after an incident at night; family not yet seen.",
+            urgency="urgent",
+        )
+        referral_services.referral_decide(
+            referral_id=signposted.id,
+            by=self.staff["eh.practitioner"],
+            decision="signpost",
+            reason="Youth service drop-in and positive activities offered.",
+        )
 
     def read_old_alerts(self) -> None:
         """Staff have read their alerts up to a fortnight ago, a day after each arrived."""
@@ -732,7 +775,7 @@ class Seeder:
             self.close(h, on=last_day)
         else:
             self.recent_contacts(h, taf_on=taf_on)
-            self.review_date(h)
+            self.review_date(h, meeting=True)
         return h
 
     def open(
@@ -1122,20 +1165,37 @@ class Seeder:
             persons=h.adults,
         )
         self.at(on, 17)
-        services.family_update(
+        services.family_close(
             family_id=h.family.id,
             by=h.key_worker,
-            expected_version=h.family.version,
-            status=FamilyStatus.CLOSED,
+            reason=ClosureReason.OUTCOMES_MET,
+            outcome_summary="Every need met and sustained; the family no longer needs support.",
         )
 
-    def review_date(self, h: Household) -> None:
+    def review_date(self, h: Household, *, meeting: bool = False) -> None:
+        """The next review in 2 to 8 weeks: set by today's Team Around the Family review (with
+        the agencies on the team) for a family being worked with, else by hand."""
         self.clock.set(self.clock.real)
-        services.family_update(
+        next_review_on = working_day(self.today + timedelta(weeks=self.rng.randint(2, 8)))
+        if not meeting:
+            services.family_update(
+                family_id=h.family.id,
+                by=h.key_worker,
+                expected_version=h.family.version,
+                next_review_on=next_review_on,
+            )
+            return
+        services.review_create(
             family_id=h.family.id,
             by=h.key_worker,
-            expected_version=h.family.version,
-            next_review_on=working_day(self.today + timedelta(weeks=self.rng.randint(2, 8))),
+            held_on=self.today,
+            attendees=list(
+                Agency.objects.filter(
+                    involvements__family=h.family, involvements__ended_on__isnull=True
+                ).distinct()
+            ),
+            decisions="Progress against the plan reviewed with the family; actions carried on.",
+            next_review_on=next_review_on,
         )
 
     # --- helpers --------------------------------------------------------------------------------
