@@ -162,7 +162,7 @@ class CandidateDecision(generics.GenericAPIView):
             {
                 "id": candidate.id,
                 "decision": candidate.decision,
-                "family": candidate.family_id,
+                "referral": candidate.referral_id,
                 "version": candidate.version,
             }
         )

@@ -169,9 +169,9 @@ class Candidate(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
-    # The family (or, once referrals exist, the referral's family) a "refer" made.
-    family = models.ForeignKey(
-        Family, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    # The referral to the front door a "refer" made (referrals.services.referral_create).
+    referral = models.ForeignKey(
+        "referrals.Referral", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     version = models.PositiveIntegerField(default=1)
 

@@ -127,7 +127,7 @@ class CandidateSerializer(serializers.ModelSerializer):
             "decision",
             "reason",
             "decided_at",
-            "family",
+            "referral",
             "version",
         ]
 

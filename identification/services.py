@@ -18,8 +18,7 @@ from django.utils import timezone
 
 from agencies.models import Agency, StaffMember
 from cases import access, validators
-from cases import services as case_services
-from cases.models import Family, Relationship
+from cases.models import Relationship
 from identification import linkage, selectors
 from identification.models import (
     Candidate,
@@ -31,6 +30,8 @@ from identification.models import (
     SourceRow,
 )
 from identification.synthetic import CSV_COLUMNS
+from referrals import services as referral_services
+from referrals.models import Referral, Source, Urgency
 
 logger = logging.getLogger(__name__)
 
@@ -456,8 +457,8 @@ def _candidates_build(run, found, result, about: dict, outcome_of: dict) -> list
 def candidate_decide(
     *, by: StaffMember, candidate_id: int, decision: str, reason: str, version: int | None = None
 ) -> Candidate:
-    """The front door's decision on a candidate, with its reason: refer (a new family on the
-    record, `candidate_refer`), already known, or not now. Lead-agency managers of the run's
+    """The front door's decision on a candidate, with its reason: refer (a referral to the front
+    door, `candidate_refer`), already known, or not now. Lead-agency managers of the run's
     agency (else access.NoAccess: the candidate is not theirs to know of); a candidate decided
     already, or changed since `version`, is access.StateConflict."""
     candidate = (
@@ -479,7 +480,7 @@ def candidate_decide(
     if version is not None and version != candidate.version:
         raise access.StateConflict("This candidate changed since you read it.")
     if decision == Decision.REFER:
-        candidate.family = candidate_refer(by=by, candidate=candidate)
+        candidate.referral = candidate_refer(by=by, candidate=candidate)
     candidate.decision = decision
     candidate.reason = reason.strip()
     candidate.decided_by_id = by.user_id
@@ -489,25 +490,53 @@ def candidate_decide(
     return candidate
 
 
-def candidate_refer(*, by: StaffMember, candidate: Candidate) -> Family:
-    """What "refer" makes of a candidate: today a new family on the case record, led by the
-    deciding manager's agency, with the candidate's members. The one place to change when
-    referrals exist: it becomes `referral_create` with the same household."""
-    family = case_services.family_create(
-        by=by,
-        name=candidate.name,
-        postcode=candidate.postcode or "",
-        address=candidate.address,
-    )
+def candidate_refer(*, by: StaffMember, candidate: Candidate) -> Referral:
+    """What "refer" makes of a candidate: a referral to the early help front door
+    (`referrals.services.referral_create`, source: data matching), routine, with the
+    candidate's household and members and, as its concerns, each headline outcome its
+    indicators cover (their labels as the descriptor). The family has not been asked: the
+    referral says so, and the legal gateway of the data it rests on. The front door then decides
+    on it as on any other referral (open, signpost, step up, no further action)."""
+    indicators = candidate.explanation.get("indicators", [])
+    labels: dict[str, list[str]] = defaultdict(list)
+    for indicator in indicators:
+        if indicator.get("outcome") and indicator["label"] not in labels[indicator["outcome"]]:
+            labels[indicator["outcome"]].append(indicator["label"])
+    people = []
     for member in candidate.explanation.get("members", []):
         born = member.get("date_of_birth")
         adult = born is None or (timezone.localdate() - date.fromisoformat(born)).days > 18 * 365
-        case_services.person_create(
-            family=family,
-            by=by,
-            given_name=member["given_name"] or "Unknown",
-            family_name=member["family_name"] or "Unknown",
-            date_of_birth=date.fromisoformat(born) if born else None,
-            relationship=Relationship.PARENT if adult else Relationship.CHILD,
+        people.append(
+            {
+                "given_name": member.get("given_name") or "Unknown",
+                "family_name": member.get("family_name") or "Unknown",
+                "date_of_birth": born,
+                "relationship": Relationship.PARENT if adult else Relationship.CHILD,
+            }
         )
-    return family
+    gateways = sorted(
+        {
+            LegalGateway(d.legal_gateway).label
+            for d in Dataset.objects.filter(id__in=candidate.run.dataset_ids)
+        }
+    )
+    return referral_services.referral_create(
+        by=by,
+        household={
+            "name": candidate.name,
+            "postcode": candidate.postcode or "",
+            "address": candidate.address,
+        },
+        people=people,
+        concerns=[
+            {"outcome": outcome, "descriptor": "; ".join(found)[:500]}
+            for outcome, found in sorted(labels.items())
+        ],
+        consent=None,
+        no_consent_reason=(
+            "Found by data matching across agencies' records, shared under "
+            f"{', '.join(gateways) or 'a recorded legal gateway'}; the family has not been asked."
+        ),
+        urgency=Urgency.ROUTINE,
+        source=Source.IDENTIFICATION,
+    )

@@ -2,8 +2,9 @@
 served live, each page checked with axe: an agency admin uploads a bad file (the row-by-row
 error report, nothing loaded) and then good ones from three agencies; a lead-agency manager
 starts a matching run, follows its progress, opens the queue and the planted household's
-explanation, and refers it (a family is opened). On the services leg no worker runs: the
-run is executed by `live_app.python` while the run page, without a reload, follows it."""
+explanation, and refers it (a referral to the front door is made). On the services leg no
+worker runs: the run is executed by `live_app.python` while the run page, without a reload,
+follows it."""
 
 from __future__ import annotations
 
@@ -115,5 +116,6 @@ def test_upload_run_and_refer_through_the_pages(live_app, new_page, tmp_path):
         manager.click("button:has-text('Record the decision')")
     assert "Refer: Three headline outcomes" in manager.locator("main").inner_text()
     with manager.expect_navigation():
-        manager.click("a:has-text('The family opened from this candidate')")
+        manager.click("a:has-text('The referral made from this candidate')")
     assert "Kowalski household" in manager.locator("h1").inner_text()
+    assert "Data matching" in manager.locator("main").inner_text()

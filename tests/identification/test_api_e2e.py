@@ -158,14 +158,26 @@ def test_upload_run_explain_refer_and_retention(
     url = f"/api/v1/identification/candidates/{candidate['id']}/decision/"
     response = manager.post(url, {"decision": "refer"}, format="json")
     assert response.status_code == 400 and "reason" in response.json()
+    families_before = Family.objects.count()
     response = manager.post(
         url, {"decision": "refer", "reason": "Three outcomes; no open case"}, format="json"
     )
     assert response.status_code == 200, response.json()
-    family = Family.objects.get(id=response.json()["family"])
-    assert family.lead_agency_id == c["early_help"].id
-    members = {(p.given_name, p.date_of_birth) for p in family.members.all()}
-    assert ("Tom", date(2016, 3, 4)) in members and len(members) == 2
+    # "refer" makes a referral to the front door (no family yet: the front door decides), from
+    # data matching, without the family's consent and saying why, with the household's members
+    # and a concern for each headline outcome the indicators cover.
+    referral_id = response.json()["referral"]
+    referral = manager.get(f"/api/v1/referrals/{referral_id}/")
+    assert referral.status_code == 200, referral.json()
+    body = referral.json()
+    assert body["source"] == "identification" and body["status"] == "submitted"
+    assert body["consent_given_by"] in ("", None) and "data matching" in body["no_consent_reason"]
+    members = {(p["given_name"], p["date_of_birth"]) for p in body["people"]}
+    assert ("Tom", "2016-03-04") in members and len(members) == 2
+    assert len({c["outcome"] for c in body["concerns"]}) >= 3
+    queue = manager.get("/api/v1/referrals/").json()
+    assert referral_id in [r["id"] for r in queue["results"]]
+    assert Family.objects.count() == families_before
     again = manager.post(url, {"decision": "not_now", "reason": "again"}, format="json")
     assert again.status_code == 409
 
