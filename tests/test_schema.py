@@ -278,8 +278,8 @@ TOKEN = "/api/v1/auth/token/"
 
 def test_every_operation_documents_its_error_answers_with_the_error_body(schema):
     """core/schema.py adds them by rule (the contract's list of errors): 400 everywhere, 401 and
-    403, 404 with a path parameter, 409 on writes that need sign-in, 412 with If-Match (428 too when it is required),
-    415 with a body; each with the API's error body in JSON."""
+    403, 404 with a path parameter, 409 on writes that need sign-in, 412 with If-Match (and 428
+    when it is required), 415 with a body; each with the API's error body in JSON."""
     wrong = []
     for path, method, op in _operations(schema):
         expected = {"400", "401", "403"}
