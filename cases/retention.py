@@ -37,7 +37,9 @@ from cases.models import (
     ChronologyEntry,
     Contact,
     Family,
+    FamilyReview,
     FamilyStatus,
+    FamilyTransition,
     HeadlineOutcome,
     Intervention,
     Need,
@@ -146,6 +148,8 @@ def family_pseudonymise(*, family_id: int, today: date | None = None) -> bool:
     Assessment.objects.filter(family_id=family.id).update(summary=REMOVED)
     Intervention.objects.filter(family_id=family.id).update(title=REMOVED, outcome="")
     Contact.objects.filter(family_id=family.id).update(summary=REMOVED)
+    FamilyTransition.objects.filter(family_id=family.id).update(reason=REMOVED, outcome_summary="")
+    FamilyReview.objects.filter(family_id=family.id).update(decisions=REMOVED, plan_changes="")
 
     # Each entry's summary becomes its type in words (the run's own entries keep theirs).
     entries = ChronologyEntry.objects.filter(family_id=family.id).exclude(type=RETENTION_EVENT)
@@ -168,7 +172,8 @@ def family_pseudonymise(*, family_id: int, today: date | None = None) -> bool:
         object_id=version,  # the mark: done for the family as it now is (`_already_done`)
     )
     family.refresh_from_db()
-    # consent, alerts and reports remove their own (their receivers), in this transaction.
+    # consent, alerts, reports and referrals remove their own (their receivers), in this
+    # transaction.
     signals.family_pseudonymised.send(sender=Family, family=family)
     return True
 

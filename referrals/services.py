@@ -321,3 +321,44 @@ def _accept(*, referral: Referral, by: StaffMember, reason, family_id, key_worke
         raise ValidationError(
             {"family": ["Another agency leads that family: it is theirs to take."]}
         ) from exc
+
+
+def family_referrals_pseudonymise(*, family) -> None:
+    """The family's referrals lose their personal details with the family's own (the retention
+    rule, `cases.retention.family_pseudonymise`, decision 0022): the household as the family now
+    reads, each person "Person <id>" without identifiers, each concern its outcome's label, the
+    texts replaced, and so the alerts about them. Kept: who referred, when, the urgency, the
+    outcomes, the decision, its dates, and each person's date of birth and relationship (as the
+    family's members keep theirs)."""
+    from django.db.models import Case, CharField, OuterRef, Subquery, Value, When
+    from django.db.models.functions import Cast, Concat
+
+    from alerts.models import Alert
+    from cases.models import HeadlineOutcome
+    from cases.retention import REMOVED
+    from referrals.models import Referral, ReferralConcern, ReferralPerson
+
+    referrals = Referral.objects.filter(family_id=family.id)
+    # The alerts about them (received, decided) quoted the household's name: one UPDATE.
+    Alert.objects.filter(source_type="referral", source_id__in=referrals.values("id")).update(
+        summary="A referral: its household's details removed under the retention rule."
+    )
+    ReferralPerson.objects.filter(referral__in=referrals).update(
+        given_name=Concat(Value("Person "), Cast("id", output_field=CharField())),
+        family_name="",
+        nhs_number="",
+        upn="",
+    )
+    ReferralConcern.objects.filter(referral__in=referrals).update(
+        descriptor=Subquery(
+            HeadlineOutcome.objects.filter(id=OuterRef("outcome_id")).values("label")[:1]
+        )
+    )
+    referrals.update(
+        household_name=family.name,
+        postcode=family.postcode,
+        address=family.address,
+        consent_given_by=Case(When(consent_given_by="", then=Value("")), default=Value(REMOVED)),
+        no_consent_reason=Case(When(no_consent_reason="", then=Value("")), default=Value(REMOVED)),
+        decision_reason=Case(When(decision_reason="", then=Value("")), default=Value(REMOVED)),
+    )

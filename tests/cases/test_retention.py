@@ -139,13 +139,53 @@ def _record(borough) -> Family:
     consent_services.emergency_access_grant(
         family_id=family.id, by=borough.outsider, reason=f"Police asked about {NOTE}"
     )
+    # A Team Around the Family review, and the school's referral the front door joined to the
+    # family: both hold the family's personal data too.
+    case_services.review_create(
+        family_id=family.id,
+        by=kw,
+        held_on=timezone.localdate(),
+        attendees=[borough.early_help, borough.school],
+        decisions=f"{PARENT_GIVEN} agreed the plan ({NOTE})",
+        plan_changes=f"{NOTE}: a walking bus",
+        next_review_on=timezone.localdate() + timedelta(days=42),
+    )
+    from referrals import services as referral_services
+
+    referral = referral_services.referral_create(
+        by=borough.partner,
+        household={"name": NAME, "postcode": POSTCODE, "address": ADDRESS},
+        people=[
+            {
+                "given_name": CHILD_GIVEN,
+                "family_name": SURNAME,
+                "date_of_birth": CHILD_BORN,
+                "relationship": "child",
+                "nhs_number": NHS,
+            }
+        ],
+        concerns=[{"outcome": "education", "descriptor": f"{CHILD_GIVEN} absent ({NOTE})"}],
+        consent={
+            "given_by": f"{PARENT_GIVEN} {SURNAME}",
+            "method": "verbal",
+            "given_on": "2026-01-05",
+        },
+        urgency="routine",
+    )
+    referral_services.referral_decide(
+        referral_id=referral.id,
+        by=kw,
+        decision="accept",
+        reason=f"Known to us: {SURNAME} household ({NOTE})",
+        family_id=family.id,
+    )
     return Family.objects.get(id=family.id)
 
 
 def _close(client, family: Family) -> Family:
-    response = client.patch(
-        f"{API}families/{family.id}/",
-        {"status": "closed"},
+    response = client.post(
+        f"{API}families/{family.id}/close/",
+        {"reason": "outcomes_met", "outcome_summary": f"{PARENT_GIVEN} and {NOTE}: outcomes met"},
         format="json",
         HTTP_IF_MATCH=f'"{family.version}"',
     )
@@ -313,7 +353,7 @@ def test_personal_data_goes_everywhere_and_the_figures_stay(
     )
     assert (
         sorted(Need.objects.filter(family=family).values_list("status", flat=True))
-        == ["achieved"] * 3
+        == ["achieved"] * 3 + ["identified"]  # and the referral's concern, joined
     )
     entry = ChronologyEntry.objects.get(family=family, type=retention.RETENTION_EVENT)
     assert entry.summary == "Personal details removed: closed more than 6 years"
@@ -362,9 +402,9 @@ def test_a_family_reopened_after_it_was_chosen_is_left(closed, borough, client_f
     under the lock the run sees it open and leaves it."""
     day = later(closed.closed_on, YEARS) + timedelta(days=1)
     assert retention.families_due(today=day, limit=10) == [closed.id]
-    response = client_for(borough.key_worker.user).patch(
-        f"{API}families/{closed.id}/",
-        {"status": "open"},
+    response = client_for(borough.key_worker.user).post(
+        f"{API}families/{closed.id}/reopen/",
+        {"reason": "Moved back to the area"},
         format="json",
         HTTP_IF_MATCH=f'"{closed.version}"',
     )
@@ -380,9 +420,9 @@ def test_closed_again_after_pseudonymised_is_done_again(closed, borough, client_
     kw = client_for(borough.key_worker.user)
     family = Family.objects.get(id=closed.id)
     assert (
-        kw.patch(
-            f"{API}families/{family.id}/",
-            {"status": "open"},
+        kw.post(
+            f"{API}families/{family.id}/reopen/",
+            {"reason": "Moved back to the area"},
             format="json",
             HTTP_IF_MATCH=f'"{family.version}"',
         ).status_code
@@ -492,9 +532,9 @@ def test_a_run_racing_a_reopen(borough, first):
         try:
             answers["reopen"] = (
                 _api(borough.key_worker.user)
-                .patch(
-                    f"{API}families/{family.id}/",
-                    {"status": "open"},
+                .post(
+                    f"{API}families/{family.id}/reopen/",
+                    {"reason": "Moved back to the area"},
                     format="json",
                     HTTP_IF_MATCH=f'"{family.version}"',
                 )
