@@ -1,10 +1,10 @@
 """The bench keeps working: `python -m bench --small` runs and prints every line of its table.
 
-Asserts that it runs and what it prints, never the timings. The library's ways
-(bench/library_way.py) run on the real-services leg only. On the
-embedded default (no DATABASE_URL/REDIS_URL) the bench says so and runs on SQLite; on the
-real-services leg it uses its own databases next to DATABASE_URL's (never the test database) and
-Redis, and the alert latency line carries figures instead of "skipped".
+Asserts that it runs and what it prints, never the timings. It runs on the real-services leg
+only (CI's time: both legs within 20 minutes), where it uses its own databases next to
+DATABASE_URL's (never the test database) and Redis, the alert latency line carries figures, and
+the library's ways (bench/library_way.py) are measured. `make bench` without DATABASE_URL and
+REDIS_URL still runs on SQLite at a reduced scale; no test runs that path.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = os.environ.get("DATABASE_URL", "").startswith("postgres") and bool(
@@ -80,6 +82,11 @@ def expected_lines() -> list[str]:
     return lines
 
 
+@pytest.mark.skipif(
+    not SERVICES,
+    reason="run on the real-services leg only, where its figures count: both legs together must "
+    "stay within CI's 20 minutes (the SQLite scale is `make bench` without DATABASE_URL)",
+)
 def test_bench_small_runs_and_prints_every_line(tmp_path):
     env = dict(os.environ, BENCH_DIR=str(tmp_path), BENCH_LOG_DIR=str(tmp_path))
     env.pop("BENCH_SMALL", None)
@@ -102,8 +109,6 @@ def test_bench_small_runs_and_prints_every_line(tmp_path):
     )
     out = proc.stdout
     assert proc.returncode == 0, f"exit {proc.returncode}\n{out[-4000:]}\n{proc.stderr[-4000:]}"
-    if not SERVICES:
-        assert "are not both set: running a reduced scale" in out
     assert "== Team Around bench:" in out
     table = out.split("== Team Around bench:", 1)[1].splitlines()
     assert table[1].split()[:3] == ["line", "variant", "p50/med"], table[:3]
