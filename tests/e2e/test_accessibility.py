@@ -2,7 +2,8 @@
 app served live (tests/web/conftest.py), signed in as each role that may open the page.
 
 For each page × each person who may open it (`PAGES`: the key worker, the school's partner
-practitioner, the lead agency's manager, the agency admin):
+practitioner, the lead agency's manager, the agency admin; for the step-down page, a manager of
+children's social care, the lead agency of the family stepped up in the seed):
 
 - axe-core finds no violation of impact "serious" or "critical" (the others are printed, and
   written to tests/e2e/artifacts/axe-report.txt);
@@ -32,6 +33,7 @@ from tests.web.conftest import TIMEOUT_MS, sign_in
 
 KEY_WORKER, PARTNER, MANAGER, AGENCY_ADMIN = "key_worker", "partner", "manager", "agency_admin"
 ROLES = (KEY_WORKER, PARTNER, MANAGER, AGENCY_ADMIN)
+CSC_MANAGER = "csc_manager"  # a manager of children's social care: only the step-down page
 FAILING_IMPACTS = ("serious", "critical")
 NARROW = {"width": 320, "height": 800}
 WIDE = {"width": 1280, "height": 900}
@@ -83,6 +85,8 @@ PAGES = (
     Page("emergency-review-page", "/emergency-access/{grant}/review/", (MANAGER,), FORM),
     Page("family-close-page", F + "close/", LEAD, FORM),
     Page("family-step-up-page", F + "step-up/", (MANAGER,), FORM),
+    Page("family-reopen-page", "/families/{family_closed}/reopen/", LEAD, FORM),
+    Page("family-step-down-page", "/families/{family_stepped_up}/step-down/", (CSC_MANAGER,), FORM),
     Page("review-new", F + "reviews/new/", LEAD, FORM),
     Page("referral-list-page", "/referrals/", TEAM),
     Page("referral-new", "/referrals/new/", TEAM, FORM),

@@ -1,6 +1,6 @@
-"""A referral's whole way through the API, with real tokens: a school
+"""A referral's whole way through the API, with real tokens and the real alert socket: a school
 refers a family with consent; the front door sees the possible match with a closed family and
-reopens it with a key worker; the school is alerted with the decision and, once on the team
+reopens it with a key worker; the school is alerted live with the decision and, once on the team
 with a basis, sees the family; the referrer of another referral, signposted, sees only its
 decision."""
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from agencies.models import AgencyKind
@@ -17,8 +19,9 @@ from audit.models import AccessEvent
 from cases import services as case_services
 from cases.models import Family, Need, Person
 from tests import factories as f
+from tests.alerts.test_alerts_inprocess import _connect, ticket
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 REFERRALS = "/api/v1/referrals/"
 
@@ -109,23 +112,33 @@ def test_a_referral_from_school_to_a_reopened_family(client_for):
     shown = AccessEvent.objects.filter(object_type="referral_match", family_id=known.id)
     assert shown.filter(user_id=front_door.user_id, footing="front_door").exists()
 
-    # 4. The front door reopens the closed family with a key worker; the school is alerted with
-    # the decision only (live delivery of a decision: tests/referrals/test_live_alert.py).
-    decided = door_api.post(
-        f"{REFERRALS}{referral['id']}/decision/",
-        {
-            "decision": "accept",
-            "reason": "Known family, attendance falling again: early help.",
-            "family": known.id,
-            "key_worker": key_worker.user_id,
-        },
-        format="json",
-    )
+    async def decide_while_the_school_listens():
+        sock, connected, _ = await _connect(
+            f"/ws/alerts/?ticket={await database_sync_to_async(ticket)(school_api)}"
+        )
+        assert connected
+        decided = await database_sync_to_async(door_api.post)(
+            f"{REFERRALS}{referral['id']}/decision/",
+            {
+                "decision": "accept",
+                "reason": "Known family, attendance falling again: early help.",
+                "family": known.id,
+                "key_worker": key_worker.user_id,
+            },
+            format="json",
+        )
+        frame = await sock.receive_json_from(timeout=10)
+        await sock.disconnect()
+        return decided, frame
+
+    # 4. The front door reopens the closed family with a key worker; the school hears at once.
+    decided, frame = async_to_sync(decide_while_the_school_listens)()
     assert decided.status_code == 200, decided.content
     assert decided.json()["status"] == "accepted" and decided.json()["family"] == known.id
-    alerts = school_api.get("/api/v1/alerts/").json()["results"]
-    assert [a["kind"] for a in alerts] == ["referral.decided"]
-    alert = alerts[0]
+    alert = frame["alert"]
+    assert frame["type"] == "alert" and alert["kind"] == "referral.decided"
+    listed = school_api.get("/api/v1/alerts/").json()["results"]
+    assert [(a["id"], a["kind"]) for a in listed] == [(alert["id"], "referral.decided")]
     assert alert["family"] is None and known.reference not in alert["summary"]
     assert referral["reference"] in alert["summary"] and "accepted" in alert["summary"]
     family = Family.objects.get(id=known.id)

@@ -328,7 +328,8 @@ class LiveServer:
 
 def seed() -> dict:
     """A small borough, built through the services: two families led by Early Help (the second
-    for tests that end or withdraw something), a school on both teams under consent, and one
+    for tests that end or withdraw something), a school on both teams under consent, a closed
+    family (to reopen), a family stepped up to children's social care (to step down), and one
     account for each kind of person."""
     from datetime import date
 
@@ -359,6 +360,13 @@ def seed() -> dict:
             "partner": f.staff_make(agency=school, role=Role.PRACTITIONER, username="teacher"),
             "outsider": f.staff_make(agency=housing, role=Role.PRACTITIONER, username="housing"),
             "health_visitor": f.staff_make(agency=health, role=Role.PRACTITIONER, username="hv"),
+            "csc_manager": f.staff_make(
+                agency=f.agency_make(
+                    kind=AgencyKind.CHILDRENS_SOCIAL_CARE, name="Riverside Children's Social Care"
+                ),
+                role=Role.MANAGER,
+                username="csc.manager",
+            ),
         }
         kw = people["key_worker"]
         ids: dict[str, int] = {}
@@ -420,6 +428,19 @@ def seed() -> dict:
             consent={"given_by": "Dana Smith", "method": "verbal", "given_on": date.today()},
             urgency="routine",
         ).id
+        closed = f.family_make(by=kw, name="Brown household", postcode="RB1 1AA")
+        case_services.family_close(
+            family_id=closed.id, by=kw, reason="outcomes_met", outcome_summary="Plan met."
+        )
+        ids["family_closed"] = closed.id
+        stepped = f.family_make(by=kw, name="Green household", postcode="RB1 1AA")
+        case_services.family_step_up(
+            family_id=stepped.id,
+            by=people["manager"],
+            to_agency=people["csc_manager"].agency,
+            reason="Significant harm: a section 47 enquiry.",
+        )
+        ids["family_stepped_up"] = stepped.id
     return {
         "users": {key: staff.user.username for key, staff in people.items()},
         "ids": ids,
