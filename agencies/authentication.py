@@ -109,7 +109,8 @@ class TokenAuthentication(knox_auth.TokenAuthentication):
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         if user.token__stale:
             ApiToken.objects.filter(pk=user.token__id).update(last_used_at=now)
-        token = ApiToken.from_db(user._state.db, ["id", "user_id"], [user.token__id, user.id])
+        # Model.from_db takes the values in the model's field order (user_id before id here).
+        token = ApiToken.from_db(user._state.db, ["user_id", "id"], [user.id, user.token__id])
         return (user, token)
 
 

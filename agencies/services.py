@@ -228,6 +228,7 @@ def token_revoke(*, token_id: int, by_user) -> ApiToken:
     ):
         raise NoAccess()
     ApiToken.objects.filter(pk=token.pk).delete()
+    signals.api_token_revoked.send(sender=ApiToken, user_id=token.user_id, token_id=token.pk)
     return token
 
 

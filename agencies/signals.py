@@ -18,3 +18,7 @@ staff_ways_in_ended = Signal()
 
 # An active account's deactivation is recorded (sent last). Argument: user_id.
 staff_deactivated = Signal()
+
+# An API token was revoked (its row deleted) in this transaction. Arguments: user_id (its
+# owner), token_id.
+api_token_revoked = Signal()

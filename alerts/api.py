@@ -6,6 +6,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agencies.models import ApiToken
 from alerts import selectors, services
 from alerts.serializers import (
     AlertFilterSerializer,
@@ -44,7 +45,12 @@ class AlertReadAll(APIView):
 class AlertTicketCreate(APIView):
     @extend_schema(request=None, responses={201: TicketSerializer})
     def post(self, request):
-        ticket = services.ticket_issue(user=request.user)
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        ticket = services.ticket_issue(
+            user=request.user,
+            token_id=token.pk if token is not None else None,
+            session_key="" if token is not None else (request.session.session_key or ""),
+        )
         return Response(
             {"ticket": ticket.key, "expires_at": ticket.expires_at}, status=status.HTTP_201_CREATED
         )

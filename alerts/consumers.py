@@ -11,9 +11,12 @@ and resumes (decision 0024).
 Access is re-checked at every delivery; a user deactivated or without a case role is closed.
 
 Signed in with a ticket (`?ticket=`, from `POST /api/v1/alerts/ticket/`) or, for the pages,
-with the session cookie (channels' AuthMiddleware, config/asgi.py). A session socket also
-re-checks at every delivery, resume and ping that its session still holds the same sign-in:
-signed out (or expired) → closed with 4401.
+with the session cookie (channels' AuthMiddleware, config/asgi.py). The socket lasts as long as
+the sign-in it was opened with: a session socket (the cookie, or a ticket asked with the session)
+re-checks at every delivery, resume and ping that its session still holds the same sign-in; a
+socket whose ticket was asked with an API token closes when the token expires (checked at every
+delivery, resume and ping) or is revoked (a `token.revoked` push, and the token read again at
+every ping). Signed out, expired or revoked → closed with 4401.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
 
 from alerts import push, selectors, services
 from alerts.serializers import alerts_json
@@ -36,8 +40,31 @@ CLOSE_SERVICE_RESTART = 1012
 
 
 @database_sync_to_async
-def _ticket_user(key: str):
+def _ticket_redeem(key: str):
     return services.ticket_redeem(key=key)
+
+
+def _session_signed_in_as(session_key: str, user_id: int) -> tuple[bool, str | None]:
+    """(whether the session is still there, unexpired, signed in as `user_id`; its sign-in's
+    hash). Signing out deletes the session."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+
+    data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
+    return str(data.get(SESSION_KEY)) == str(user_id), data.get(HASH_SESSION_KEY)
+
+
+@database_sync_to_async
+def _session_hash_of(session_key: str, user_id: int) -> str | None:
+    """The sign-in hash of the session a ticket was asked with, while it is signed in as that
+    user; else None."""
+    signed_in, session_hash = _session_signed_in_as(session_key, user_id)
+    return session_hash if signed_in else None
+
+
+_token_holds = database_sync_to_async(services.token_holds, thread_sensitive=False)
 
 
 def _session_sign_in(session) -> tuple[str | None, str | None]:
@@ -50,15 +77,8 @@ def _session_sign_in(session) -> tuple[str | None, str | None]:
 def _session_holds_sync(session_key: str, user_id: int, session_hash: str | None) -> bool:
     """The session is still there, unexpired, signed in as the same user with the same hash
     (signing out deletes it; a password change elsewhere ends it at its next request)."""
-    from importlib import import_module
-
-    from django.conf import settings
-    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
-
-    data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
-    return str(data.get(SESSION_KEY)) == str(user_id) and data.get(HASH_SESSION_KEY) == (
-        session_hash
-    )
+    signed_in, now_hash = _session_signed_in_as(session_key, user_id)
+    return signed_in and now_hash == session_hash
 
 
 _session_holds = database_sync_to_async(_session_holds_sync, thread_sensitive=False)
@@ -96,8 +116,10 @@ _deliverable = database_sync_to_async(_deliverable_sync, thread_sensitive=False)
 
 class AlertConsumer(AsyncWebsocketConsumer):
     user = None
-    session_key = None  # set for a socket signed in with the session cookie
+    session_key = None  # set for a socket signed in with a session (cookie, or its ticket)
     session_hash = None
+    token_id = None  # set for a socket whose ticket was asked with an API token
+    token_expiry = None
 
     async def connect(self):
         user = await self._authenticate()
@@ -115,7 +137,17 @@ class AlertConsumer(AsyncWebsocketConsumer):
     async def _authenticate(self):
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if "ticket" in query:
-            return await _ticket_user(query["ticket"][0])
+            ticket = await _ticket_redeem(query["ticket"][0])
+            if ticket is None:
+                return None
+            if ticket.token_id is not None:
+                self.token_id, self.token_expiry = ticket.token_id, ticket.token.expiry
+            elif ticket.session_key:
+                self.session_key = ticket.session_key
+                self.session_hash = await _session_hash_of(ticket.session_key, ticket.user_id)
+                if self.session_hash is None:
+                    return None
+            return ticket.user
         user = self.scope.get("user")
         if user is not None and user.is_authenticated and self.scope.get("session") is not None:
             self.session_key, self.session_hash = await database_sync_to_async(_session_sign_in)(
@@ -124,14 +156,21 @@ class AlertConsumer(AsyncWebsocketConsumer):
             return user if self.session_key else None
         return None
 
-    async def _signed_in(self) -> bool:
-        """A ticket socket: yes; a session socket: while its session holds (else closed)."""
-        if self.session_key is None:
-            return True
-        if await _session_holds(self.session_key, self.user.id, self.session_hash):
-            return True
-        await self.close(code=CLOSE_UNAUTHORISED)
-        return False
+    async def _signed_in(self, *, token_read: bool = False) -> bool:
+        """While the sign-in the socket was opened with holds (else it is closed, 4401): a
+        session, while it holds; an API token, until it expires (and, with `token_read`, while
+        its row is there: a revoke also pushes `token.revoked`); a ticket asked otherwise: yes."""
+        if self.session_key is not None:
+            holds = await _session_holds(self.session_key, self.user.id, self.session_hash)
+        elif self.token_id is not None:
+            holds = timezone.now() < self.token_expiry and (
+                not token_read or await _token_holds(token_id=self.token_id)
+            )
+        else:
+            holds = True
+        if not holds:
+            await self.close(code=CLOSE_UNAUTHORISED)
+        return holds
 
     async def disconnect(self, code):
         if self.user is not None:
@@ -148,7 +187,7 @@ class AlertConsumer(AsyncWebsocketConsumer):
             return await self._error("bad_frame", "Send a JSON object.")
         kind = message.get("type")
         if kind == "ping":
-            if not await self._signed_in():
+            if not await self._signed_in(token_read=True):
                 return None
             if not await _still_allowed(self.user.id):
                 return await self.close(code=CLOSE_REVOKED)
@@ -195,6 +234,11 @@ class AlertConsumer(AsyncWebsocketConsumer):
             return await self.close(code=CLOSE_REVOKED)
         for alert in batch:
             await self._deliver(alert)
+
+    async def token_revoked(self, event):
+        """An API token of this user was revoked: the socket opened with it closes (4401)."""
+        if self.token_id is not None and self.token_id == event.get("token"):
+            await self.close(code=CLOSE_UNAUTHORISED)
 
     async def user_revoked(self, event):
         if not await _still_allowed(self.user.id):

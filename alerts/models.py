@@ -62,9 +62,18 @@ class Alert(models.Model):
 
 
 class AlertTicket(models.Model):
-    """Single-use, short-lived credential for opening the alerts WebSocket."""
+    """Single-use, short-lived credential for opening the alerts WebSocket.
+
+    It remembers the sign-in it was asked with, and the socket it opens lasts only as long as
+    that sign-in: the API token (`token`; revoking the token deletes its tickets and closes
+    their sockets) or the session (`session_key`, asked with the session cookie; signing out
+    closes the socket)."""
 
     key = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    token = models.ForeignKey(
+        "agencies.ApiToken", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    session_key = models.CharField(max_length=40, blank=True, default="")

@@ -42,11 +42,21 @@ def alerts_push(ids_by_user: dict[int, list[int]]) -> None:
 
 def user_revoke(user_id: int) -> None:
     """Tell any open alert socket of this user to re-check and close."""
+    _revoke_send(user_id, {"type": "user.revoked"})
+
+
+def token_revoke(user_id: int, token_id: int) -> None:
+    """Tell this user's open alert sockets that API token `token_id` was revoked: the ones
+    opened with a ticket asked with it close."""
+    _revoke_send(user_id, {"type": "token.revoked", "token": token_id})
+
+
+def _revoke_send(user_id: int, message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(_send)(layer, user_group(user_id), {"type": "user.revoked"})
+        async_to_sync(_send)(layer, user_group(user_id), message)
     except Exception:
         logger.warning("revoke push failed; the socket closes at its next check", exc_info=True)
 

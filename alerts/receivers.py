@@ -129,6 +129,13 @@ def staff_sockets_revoke(sender, *, user_id: int, **kwargs) -> None:
     transaction.on_commit(lambda: push.user_revoke(user_id), robust=True)
 
 
+@receiver(agency_signals.api_token_revoked, dispatch_uid="alerts.api_token_revoked")
+def token_sockets_close(sender, *, user_id: int, token_id: int, **kwargs) -> None:
+    """Once the revoke is committed, the alert sockets opened with a ticket asked with that
+    token close (its unused tickets went with the token's row)."""
+    transaction.on_commit(lambda: push.token_revoke(user_id, token_id), robust=True)
+
+
 @receiver(case_signals.family_pseudonymised, dispatch_uid="alerts.family_pseudonymised")
 def family_pseudonymised_alerts(sender, *, family, **kwargs) -> None:
     """The family's alert texts lose what they quoted of the record (decision 0022)."""

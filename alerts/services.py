@@ -118,15 +118,23 @@ def alert_read_all(*, user) -> int:
     return alert_list(user=user, unread=True).update(read_at=timezone.now())
 
 
-def ticket_issue(*, user) -> AlertTicket:
+def ticket_issue(*, user, token_id: int | None = None, session_key: str = "") -> AlertTicket:
+    """A ticket for `user`'s alert socket, tied to the sign-in it was asked with: the API token
+    `token_id`, or the session `session_key` (the socket it opens closes when that sign-in
+    ends)."""
     return AlertTicket.objects.create(
-        key=secrets.token_urlsafe(32), user=user, expires_at=timezone.now() + TICKET_LIFETIME
+        key=secrets.token_urlsafe(32),
+        user=user,
+        expires_at=timezone.now() + TICKET_LIFETIME,
+        token_id=token_id,
+        session_key=session_key or "",
     )
 
 
 @transaction.atomic
 def ticket_redeem(*, key: str):
-    """The ticket's user if the ticket is valid and unused; marks it used. Else None.
+    """The ticket, with its user and token, if it is valid and unused (and its token, if it was
+    asked with one, not expired); marks it used. Else None.
 
     A key that `ticket_issue` could not have made (URL-safe base64 characters only) is refused
     unread: sent to the database, a NUL in it is an error on PostgreSQL."""
@@ -140,7 +148,17 @@ def ticket_redeem(*, key: str):
     )
     if not used:
         return None
-    return AlertTicket.objects.select_related("user").get(key=key).user
+    ticket = AlertTicket.objects.select_related("user", "token").get(key=key)
+    if ticket.token is not None and ticket.token.expiry <= now:
+        return None
+    return ticket
+
+
+def token_holds(*, token_id: int) -> bool:
+    """The API token is still there (not revoked) and unexpired."""
+    from agencies.models import ApiToken
+
+    return ApiToken.objects.filter(pk=token_id, expiry__gt=timezone.now()).exists()
 
 
 def family_alerts_pseudonymise(*, family: Family) -> int:
