@@ -11,8 +11,9 @@ and identifiers (NHS number, UPN, NI number); every free text of the record (nee
 and evidence, assessments, plan actions, interventions, contacts, chronology summaries); the same
 columns in every field-history row of the family, or the old values would survive there. The
 apps above cases remove their own (sharing bases' and emergency access's free text, alert
-summaries, stored report files that name the family) in receivers of
-`cases.signals.family_pseudonymised`, in the same transaction.
+summaries, stored report files that name the family, the family's referrals, data-matching
+candidates that found it) in receivers of `cases.signals.family_pseudonymised`, in the same
+transaction.
 
 A family is done once: the chronology entry `family.pseudonymised` (no personal data) marks it,
 with the family's version; a family reopened and closed again since (its version moved on) is
@@ -56,11 +57,11 @@ HOUSEHOLD = "Pseudonymised household"
 MEMBER = "Member "  # followed by the member's id: members stay apart, and no name is needed
 
 
-def retention_cutoff(today: date) -> date:
+def retention_cutoff(today: date, years: int | None = None) -> date:
     """A family closed before this date has been closed longer than the retention period: the
-    date `RETENTION_CLOSED_YEARS` years before `today` (28 February for a 29 February the year
-    lacks)."""
-    years = settings.RETENTION_CLOSED_YEARS
+    date `years` (by default `RETENTION_CLOSED_YEARS`) years before `today` (28 February for a
+    29 February the year lacks)."""
+    years = settings.RETENTION_CLOSED_YEARS if years is None else years
     try:
         return today.replace(year=today.year - years)
     except ValueError:
@@ -172,8 +173,8 @@ def family_pseudonymise(*, family_id: int, today: date | None = None) -> bool:
         object_id=version,  # the mark: done for the family as it now is (`_already_done`)
     )
     family.refresh_from_db()
-    # consent, alerts, reports and referrals remove their own (their receivers), in this
-    # transaction.
+    # consent, alerts, reports, referrals and identification remove their own (their receivers),
+    # in this transaction.
     signals.family_pseudonymised.send(sender=Family, family=family)
     return True
 

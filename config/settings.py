@@ -227,6 +227,11 @@ CELERY_BEAT_SCHEDULE = {
     "access-log-seal": {"task": "audit.tasks.access_events_seal", "schedule": 30.0},
     # Families closed longer than RETENTION_CLOSED_YEARS are pseudonymised (decision 0022).
     "retention": {"task": "cases.tasks.families_pseudonymise_due", "schedule": 3600.0},
+    # Referrals never joined to a family, decided longer ago than RETENTION_REFERRAL_YEARS.
+    "referral-retention": {
+        "task": "referrals.tasks.referrals_unjoined_pseudonymise_due",
+        "schedule": 3600.0,
+    },
     # Key workers reminded of reviews a week ahead and once overdue (idempotent; days matter).
     "review-sweep": {"task": "cases.tasks.review_sweep", "schedule": 300.0},
 }
@@ -493,6 +498,10 @@ BURST_READ_MINUTES = int(os.environ.get("BURST_READ_MINUTES", "10"))
 # its personal details replaced, RETENTION_BATCH families at most per hourly run.
 RETENTION_CLOSED_YEARS = int(os.environ.get("RETENTION_CLOSED_YEARS", "6"))
 RETENTION_BATCH = int(os.environ.get("RETENTION_BATCH", "200"))
+# A referral never joined to a family (signposted, stepped up, no further action) decided longer
+# than this many years ago has its personal details replaced by the same hourly run
+# (referrals/services.py, decision 0026).
+RETENTION_REFERRAL_YEARS = int(os.environ.get("RETENTION_REFERRAL_YEARS", "6"))
 
 LOGGING = {
     "version": 1,

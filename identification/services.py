@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agencies.models import Agency, StaffMember
@@ -540,3 +541,59 @@ def candidate_refer(*, by: StaffMember, candidate: Candidate) -> Referral:
         urgency=Urgency.ROUTINE,
         source=Source.IDENTIFICATION,
     )
+
+
+# --- retention ----------------------------------------------------------------------------------
+
+
+def family_candidates_pseudonymise(*, family) -> int:
+    """The candidates about a family whose personal details the retention rule replaced
+    (`cases.retention.family_pseudonymise`, decision 0022) lose theirs too: those that named it
+    as already known, and those referred to the front door and joined to it. The household as
+    the family now reads; each member "Member <n>" (the date of birth kept, as the family's
+    members keep theirs); the indicators and links name that member and drop the source's record
+    id; the reason replaced. Kept: the run, rank, score, outcomes, indicator codes, sources,
+    dates, weights and the decision. Two statements whatever their number (a family with none:
+    one). Returns how many candidates changed."""
+    from cases.retention import REMOVED
+
+    candidates = list(
+        Candidate.objects.select_for_update().filter(
+            # A subquery, not a join: FOR UPDATE refuses the nullable side of an outer join.
+            Q(known_family_id=family.id)
+            | Q(referral_id__in=Referral.objects.filter(family_id=family.id).values("id"))
+        )
+    )
+    for candidate in candidates:
+        members = candidate.explanation.get("members", [])
+        renamed = {
+            f"{m.get('given_name', '')} {m.get('family_name', '')}": f"Member {n}"
+            for n, m in enumerate(members, start=1)
+        }
+        candidate.explanation = {
+            **candidate.explanation,
+            "members": [
+                {
+                    "given_name": f"Member {n}",
+                    "family_name": "",
+                    "date_of_birth": m.get("date_of_birth"),
+                }
+                for n, m in enumerate(members, start=1)
+            ],
+            "indicators": [
+                {**i, "person": renamed.get(i.get("person"), "Member"), "source_record_id": ""}
+                for i in candidate.explanation.get("indicators", [])
+            ],
+            "links": [
+                {**link, "person": renamed.get(link.get("person"), "Member")}
+                for link in candidate.explanation.get("links", [])
+            ],
+        }
+        candidate.name, candidate.postcode = family.name, family.postcode
+        candidate.address = family.address
+        candidate.reason = REMOVED if candidate.reason else ""
+    # One UPDATE for all of them, however many there are.
+    Candidate.objects.bulk_update(
+        candidates, ["explanation", "name", "postcode", "address", "reason"]
+    )
+    return len(candidates)

@@ -84,6 +84,9 @@ class Referral(models.Model):
     family = models.ForeignKey(
         Family, null=True, blank=True, on_delete=models.PROTECT, related_name="referrals"
     )
+    # Set when the retention rule replaced the personal details of a referral never joined to a
+    # family (referrals.services.referral_unjoined_pseudonymise).
+    pseudonymised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["queue_key"]

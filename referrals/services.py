@@ -8,8 +8,9 @@ itself, so a caller gets the same 400s as the API.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime, time
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -330,15 +331,28 @@ def family_referrals_pseudonymise(*, family) -> None:
     texts replaced, and so the alerts about them. Kept: who referred, when, the urgency, the
     outcomes, the decision, its dates, and each person's date of birth and relationship (as the
     family's members keep theirs)."""
+    _referrals_pseudonymise(
+        Referral.objects.filter(family_id=family.id),
+        household={
+            "household_name": family.name,
+            "postcode": family.postcode,
+            "address": family.address,
+        },
+    )
+
+
+def _referrals_pseudonymise(referrals, *, household: dict, people: dict | None = None) -> None:
+    """`referrals` (a queryset) without their personal details: `household` (the household's
+    columns), each person "Person <id>" without identifiers (and `people`, more of their
+    columns), each concern its outcome's label, the free texts replaced, the alerts about them
+    reduced to what they are. A constant number of UPDATEs."""
     from django.db.models import Case, CharField, OuterRef, Subquery, Value, When
     from django.db.models.functions import Cast, Concat
 
     from alerts.models import Alert
     from cases.models import HeadlineOutcome
     from cases.retention import REMOVED
-    from referrals.models import Referral, ReferralConcern, ReferralPerson
 
-    referrals = Referral.objects.filter(family_id=family.id)
     # The alerts about them (received, decided) quoted the household's name: one UPDATE.
     Alert.objects.filter(source_type="referral", source_id__in=referrals.values("id")).update(
         summary="A referral: its household's details removed under the retention rule."
@@ -348,6 +362,7 @@ def family_referrals_pseudonymise(*, family) -> None:
         family_name="",
         nhs_number="",
         upn="",
+        **(people or {}),
     )
     ReferralConcern.objects.filter(referral__in=referrals).update(
         descriptor=Subquery(
@@ -355,10 +370,82 @@ def family_referrals_pseudonymise(*, family) -> None:
         )
     )
     referrals.update(
-        household_name=family.name,
-        postcode=family.postcode,
-        address=family.address,
+        **household,
         consent_given_by=Case(When(consent_given_by="", then=Value("")), default=Value(REMOVED)),
         no_consent_reason=Case(When(no_consent_reason="", then=Value("")), default=Value(REMOVED)),
         decision_reason=Case(When(decision_reason="", then=Value("")), default=Value(REMOVED)),
+    )
+
+
+def referrals_unjoined_due(*, today: date, limit: int) -> list[int]:
+    """Ids of up to `limit` referrals never joined to a family (signposted, stepped up, no
+    further action) decided before `referral_retention_cutoff(today)` and not yet pseudonymised,
+    the longest decided first. A referral still waiting for its decision is never due."""
+    return list(
+        Referral.objects.filter(
+            family__isnull=True,
+            pseudonymised_at__isnull=True,
+            decided_at__lt=datetime.combine(
+                referral_retention_cutoff(today), time.min, tzinfo=timezone.get_current_timezone()
+            ),
+        )
+        .exclude(status=ReferralStatus.SUBMITTED)
+        .order_by("decided_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def referral_retention_cutoff(today: date) -> date:
+    """A referral decided before this date was decided longer than `RETENTION_REFERRAL_YEARS`
+    ago."""
+    from cases.retention import retention_cutoff
+
+    return retention_cutoff(today, settings.RETENTION_REFERRAL_YEARS)
+
+
+@transaction.atomic
+def referral_unjoined_pseudonymise(*, referral_id: int, today: date | None = None) -> bool:
+    """Replace the personal details of one referral never joined to a family, due for it
+    (`referrals_unjoined_due`), under its row lock, re-checked there (False when it is no longer
+    due): the household "Pseudonymised household" without address or postcode, each person
+    "Person <id>" without identifiers or date of birth (no family keeps it for the claims), each
+    concern its outcome's label, the texts replaced, the alerts about it reduced. Kept: who
+    referred, from which agency, when, the urgency, the outcomes, the decision, who made it and
+    when (decision 0026). Marked `pseudonymised_at`: done once."""
+    from cases.retention import HOUSEHOLD
+
+    today = today or timezone.localdate()
+    referral = Referral.objects.select_for_update().filter(id=referral_id).first()
+    if referral is None or not _due(referral, today):
+        return False
+    _referrals_pseudonymise(
+        Referral.objects.filter(id=referral.id),
+        household={
+            "household_name": HOUSEHOLD,
+            "postcode": "",
+            "address": "",
+            "pseudonymised_at": timezone.now(),
+        },
+        people={"date_of_birth": None},
+    )
+    return True
+
+
+def _due(referral: Referral, today: date) -> bool:
+    return (
+        referral.family_id is None
+        and referral.pseudonymised_at is None
+        and referral.status != ReferralStatus.SUBMITTED
+        and referral.decided_at is not None
+        and timezone.localdate(referral.decided_at) < referral_retention_cutoff(today)
+    )
+
+
+def referrals_unjoined_pseudonymise_due(*, today: date | None = None) -> int:
+    """The periodic task's work: up to RETENTION_BATCH due referrals, one transaction each.
+    Returns how many were done."""
+    today = today or timezone.localdate()
+    return sum(
+        referral_unjoined_pseudonymise(referral_id=referral_id, today=today)
+        for referral_id in referrals_unjoined_due(today=today, limit=settings.RETENTION_BATCH)
     )

@@ -179,7 +179,75 @@ def _record(borough) -> Family:
         reason=f"Known to us: {SURNAME} household ({NOTE})",
         family_id=family.id,
     )
+    _candidate_of(family, borough)
+    _candidate_of(family, borough, referral=referral)
     return Family.objects.get(id=family.id)
+
+
+def _candidate_of(family: Family, borough, referral=None) -> None:
+    """A data-matching candidate, as a run saves one (identification.services._candidates_build;
+    its members, indicators and links name them): one that found the family already known or,
+    given `referral`, one referred to the front door whose referral joined the family."""
+    import importlib
+
+    from django.apps import apps as live_apps
+
+    from identification.models import Candidate, IndicatorFramework, MatchRun
+
+    if not IndicatorFramework.objects.filter(version="2022").exists():
+        importlib.import_module("identification.migrations.0002_framework_2022").load(
+            live_apps, None
+        )
+    manager = f.staff_make(agency=borough.early_help, role=Role.MANAGER)
+    run = MatchRun.objects.create(
+        agency=manager.agency,
+        started_by=manager.user,
+        framework=IndicatorFramework.objects.get(version="2022"),
+        threshold=0.95,
+        status="done",
+    )
+    person = f"{CHILD_GIVEN} {SURNAME}"
+    Candidate.objects.create(
+        run=run,
+        agency_id=run.agency_id,
+        rank=1,
+        score=3.0,
+        household="H1",
+        name=NAME,
+        postcode=POSTCODE,
+        address=ADDRESS,
+        outcomes=["education", "health", "crime"],
+        known_family=None if referral else family,
+        referral=referral,
+        decision="refer" if referral else "already_known",
+        reason=f"Already open to {PARENT_GIVEN} ({NOTE})",
+        explanation={
+            "members": [
+                {"given_name": CHILD_GIVEN, "family_name": SURNAME, "date_of_birth": "2015-04-03"}
+            ],
+            "indicators": [
+                {
+                    "source_agency": "Hill Primary",
+                    "indicator": "EDU_ABSENCE",
+                    "label": "Persistent absence",
+                    "outcome": "education",
+                    "observed_on": "2026-01-05",
+                    "person": person,
+                    "source_record_id": f"{SURNAME}-{NHS}",
+                    "match_weight": 12.5,
+                }
+            ],
+            "links": [
+                {
+                    "person": person,
+                    "sources": ["Hill Primary", "Case record"],
+                    "match_weight": 12.5,
+                    "match_probability": 0.9998,
+                    "fields": {"Name": 8.1},
+                }
+            ],
+        },
+    )
 
 
 def _close(client, family: Family) -> Family:
@@ -578,10 +646,12 @@ def test_a_role_outside_sees_nothing_new(closed, borough, client_for):
 
 def test_statements_per_family_do_not_grow_with_its_record(closed, borough):
     """One family's run costs the same statements for a small record as for one with more
-    members, notes and history: each UPDATE covers all of a table's rows of the family."""
+    members, notes, history and candidates: each UPDATE covers all of a table's rows of the
+    family."""
     from django.test.utils import CaptureQueriesContext
 
     small = f.family_make(by=borough.key_worker, name="Small household")
+    _candidate_of(small, borough)  # one data-matching candidate; the record below has two
     small = _close(_api(borough.key_worker.user), small)
     day = later(closed.closed_on, YEARS) + timedelta(days=1)
     with CaptureQueriesContext(connection) as few:
