@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from cases.forms import GovDateField
-from identification.models import Decision, LegalGateway
+from identification.models import DEFAULT_PURPOSE, Decision, LegalGateway
 
 
 class UploadForm(forms.Form):
@@ -21,6 +21,7 @@ class UploadForm(forms.Form):
     purpose = forms.CharField(
         label="Purpose",
         max_length=2000,
+        initial=DEFAULT_PURPOSE,
         error_messages={"required": "Say what the data is shared for"},
     )
     observed_from = GovDateField(label="First day the rows cover")

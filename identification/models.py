@@ -50,6 +50,13 @@ class Indicator(models.Model):
         return self.label
 
 
+# The purpose recorded for a dataset uploaded without one (the API contract makes it optional).
+DEFAULT_PURPOSE = (
+    "Identifying households who may need early help under the Supporting Families programme"
+    " (data matching)"
+)
+
+
 class Dataset(models.Model):
     """One upload of an agency's indicator rows: who, under which legal gateway and for what
     purpose, and until when its raw rows are kept (`delete_after`; then `raw_deleted_at`)."""

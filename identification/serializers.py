@@ -17,7 +17,8 @@ class IndicatorSerializer(serializers.Serializer):
 class DatasetUploadSerializer(InputSerializer):
     file = serializers.FileField()
     legal_gateway = serializers.ChoiceField(choices=LegalGateway.choices)
-    purpose = serializers.CharField(max_length=2000)
+    # Optional (the API contract has none): services.DEFAULT_PURPOSE is recorded without it.
+    purpose = serializers.CharField(max_length=2000, required=False)
     observed_from = serializers.DateField()
     observed_to = serializers.DateField()
 

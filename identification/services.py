@@ -22,6 +22,7 @@ from cases import access, validators
 from cases.models import Relationship
 from identification import linkage, selectors
 from identification.models import (
+    DEFAULT_PURPOSE,
     Candidate,
     Dataset,
     Decision,
@@ -128,11 +129,12 @@ def dataset_upload(
     by: StaffMember,
     file,
     legal_gateway: str,
-    purpose: str,
     observed_from: date,
     observed_to: date,
+    purpose: str = DEFAULT_PURPOSE,
 ) -> Dataset:
-    """Load an agency's indicator rows (CSV) under a legal gateway and purpose, all or none:
+    """Load an agency's indicator rows (CSV) under a legal gateway and purpose (by default the
+    programme's, `DEFAULT_PURPOSE`), all or none:
     any error raises UploadRejected with every error, row by row, and nothing is saved. For
     the agency's admins and analysts (`access.may_upload_dataset`, else access.Forbidden)."""
     if not access.may_upload_dataset(by):

@@ -16,7 +16,7 @@ from agencies.roles import Role
 from audit.models import AccessEvent
 from cases.models import Family
 from identification import services, synthetic
-from identification.models import Candidate, Dataset, SourceRow
+from identification.models import DEFAULT_PURPOSE, Candidate, Dataset, SourceRow
 from tests import factories as f
 
 PERIOD = {"observed_from": "2025-11-01", "observed_to": "2026-10-31"}
@@ -36,13 +36,17 @@ def _csv(agency: str, council) -> bytes:
     return synthetic.rows_csv(council.rows[agency] + rows).encode()
 
 
-def _upload(client, content: bytes, name="data.csv", **extra):
+PURPOSE = "Identifying families for the Supporting Families programme"
+
+
+def _upload(client, content: bytes, name="data.csv", purpose: str | None = PURPOSE, **extra):
+    """An upload as the contract has it; `purpose` None: without one (the default is recorded)."""
     return client.post(
         "/api/v1/identification/datasets/",
         {
             "file": SimpleUploadedFile(name, content, content_type="text/csv"),
             "legal_gateway": "dea_2017_psd",
-            "purpose": "Identifying families for the Supporting Families programme",
+            **({} if purpose is None else {"purpose": purpose}),
             **PERIOD,
             **extra,
         },
@@ -78,10 +82,14 @@ def test_upload_run_explain_refer_and_retention(
     council = synthetic.council_generate(seed=5, households=40)
     datasets = {}
     for agency, admin in c["admins"].items():
-        response = _upload(client_for(admin.user), _csv(agency, council))
+        # Health uploads without a purpose, as the API contract allows: the programme's is kept.
+        purpose = None if agency == "health" else PURPOSE
+        response = _upload(client_for(admin.user), _csv(agency, council), purpose=purpose)
         assert response.status_code == 201, response.json()
         datasets[agency] = response.json()["id"]
         assert response.json()["rows"] == len(council.rows[agency]) + 1
+        recorded = Dataset.objects.get(id=datasets[agency]).purpose
+        assert recorded == (purpose or DEFAULT_PURPOSE)
 
     # A bad file: every error named by row and field, and nothing loaded.
     before = SourceRow.objects.count()
