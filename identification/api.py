@@ -37,7 +37,10 @@ class DatasetListCreate(generics.ListAPIView):
     def get_queryset(self):
         return selectors.dataset_list(_staff(self.request))
 
-    @extend_schema(request=serializers.DatasetUploadSerializer)
+    @extend_schema(
+        request=serializers.DatasetUploadSerializer,
+        responses={201: serializers.UploadResultSerializer},
+    )
     def post(self, request):
         staff = _staff(request)
         if not access.may_upload_dataset(staff):

@@ -162,5 +162,19 @@ class DecisionSerializer(InputSerializer):
 class DecisionResultSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     decision = serializers.CharField()
-    family = serializers.IntegerField(allow_null=True)
+    referral = serializers.IntegerField(allow_null=True)  # the referral "refer" made
     version = serializers.IntegerField()
+
+
+class UploadErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField()
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class UploadResultSerializer(serializers.Serializer):
+    """201: the dataset loaded (`errors` empty); 400: nothing loaded, every error by row."""
+
+    id = serializers.IntegerField()
+    rows = serializers.IntegerField()
+    errors = UploadErrorSerializer(many=True)

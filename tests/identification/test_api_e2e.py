@@ -54,6 +54,16 @@ def _upload(client, content: bytes, name="data.csv", purpose: str | None = PURPO
     )
 
 
+def _documented(path: str, method: str, status: str) -> set[str]:
+    """The fields the OpenAPI schema (drf-spectacular, as served) gives an answer."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    answer = schema["paths"][path][method]["responses"][status]["content"]["application/json"]
+    ref = answer["schema"]["$ref"].rsplit("/", 1)[-1]
+    return set(schema["components"]["schemas"][ref]["properties"])
+
+
 @pytest.fixture
 def council_agencies(db, framework):
     early_help = f.agency_make(kind=AgencyKind.EARLY_HELP, name="Early Help")
@@ -86,6 +96,9 @@ def test_upload_run_explain_refer_and_retention(
         purpose = None if agency == "health" else PURPOSE
         response = _upload(client_for(admin.user), _csv(agency, council), purpose=purpose)
         assert response.status_code == 201, response.json()
+        assert set(response.json()) == _documented(
+            "/api/v1/identification/datasets/", "post", "201"
+        )
         datasets[agency] = response.json()["id"]
         assert response.json()["rows"] == len(council.rows[agency]) + 1
         recorded = Dataset.objects.get(id=datasets[agency]).purpose
@@ -171,6 +184,9 @@ def test_upload_run_explain_refer_and_retention(
         url, {"decision": "refer", "reason": "Three outcomes; no open case"}, format="json"
     )
     assert response.status_code == 200, response.json()
+    assert set(response.json()) == _documented(
+        "/api/v1/identification/candidates/{candidate_id}/decision/", "post", "200"
+    )
     # "refer" makes a referral to the front door (no family yet: the front door decides), from
     # data matching, without the family's consent and saying why, with the household's members
     # and a concern for each headline outcome the indicators cover.
