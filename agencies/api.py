@@ -29,6 +29,7 @@ from agencies.serializers import (
 from agencies.throttling import SignInRateThrottle
 from cases import access
 from core.exceptions import NoAccess
+from core.pagination import ReferenceDataPage
 
 
 class LockedOut(APIException):
@@ -123,7 +124,7 @@ class TokenDetail(APIView):
 
 class AgencyListCreate(generics.ListCreateAPIView):
     serializer_class = AgencySerializer
-    pagination_class = None
+    pagination_class = ReferenceDataPage  # paginated, as every list of the API
 
     def get_queryset(self):
         return selectors.agency_list()

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from cases import access, access_log, lifecycle, selectors, serializers, services
 from cases.models import PlanAction
 from core.exceptions import Conflict, PreconditionFailed, PreconditionRequired
-from core.pagination import ChronologyPage, CursorPage, ReferencePage
+from core.pagination import ChronologyPage, CursorPage, ReferenceDataPage, ReferencePage
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -504,7 +504,7 @@ class OutcomeList(generics.ListAPIView):
     """The outcome framework, to people signed in (as every endpoint but the token's)."""
 
     serializer_class = serializers.OutcomeSerializer
-    pagination_class = None
+    pagination_class = ReferenceDataPage  # paginated, as every list of the API
 
     def get_queryset(self):
         return selectors.outcome_list()

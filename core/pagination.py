@@ -107,3 +107,10 @@ class ChronologyPage(CursorPage):
 
 class ReferencePage(CursorPage):
     ordering = "reference"
+
+
+class ReferenceDataPage(CursorPage):
+    """Reference data (agencies, the outcome framework, indicator codes): the same shape as
+    every API list, in the order the rows were made (oldest first)."""
+
+    ordering = "id"

@@ -11,7 +11,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from cases import access
-from core.pagination import CursorPage
+from core.pagination import CursorPage, ReferenceDataPage
 from identification import selectors, serializers, services
 from identification.audit import candidates_shown_log
 
@@ -22,7 +22,7 @@ def _staff(request):
 
 class IndicatorList(generics.ListAPIView):
     serializer_class = serializers.IndicatorSerializer
-    pagination_class = None
+    pagination_class = ReferenceDataPage  # paginated, as every list of the API
 
     def get_queryset(self):
         return selectors.indicator_list()

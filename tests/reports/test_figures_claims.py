@@ -409,7 +409,7 @@ class Record:
 
 def _expected(client) -> dict:
     me = client.get("/api/v1/me/").json()
-    agency_names = {a["id"]: a["name"] for a in client.get("/api/v1/agencies/").json()}
+    agency_names = {a["id"]: a["name"] for a in api_all(client, "/api/v1/agencies/?page_size=200")}
     visible = api_all(client, "/api/v1/families/?page_size=200")
     others = [fam["reference"] for fam in visible if fam["lead_agency"] != me["agency"]["id"]]
     families = {}

@@ -196,7 +196,7 @@ def _api(client, family_id: int, start=None, end=None) -> dict:
     """The family as the API shows the client's user, entries within the period (if any)."""
     base = f"/api/v1/families/{family_id}/"
     detail = client.get(base).json()
-    names = {a["id"]: a["name"] for a in client.get("/api/v1/agencies/").json()}
+    names = {a["id"]: a["name"] for a in api_all(client, "/api/v1/agencies/?page_size=200")}
 
     def within(day) -> bool:
         return (start is None or day >= start) and (end is None or day <= end)
