@@ -221,6 +221,35 @@ class MemberListCreate(FamilyScopedListCreate):
         return services.person_create(family=self.family, by=self.staff, **data)
 
 
+class MemberDetail(FamilyScopedView):
+    """PATCH a member's details: `access.CHANGE`, as adding one (the key worker, lead-agency key
+    workers and managers). A member of another family, through this family's address: 404."""
+
+    serializer_class = serializers.PersonSerializer
+    audit_object_type = "member"
+    audit_object_kwarg = "member_id"
+    write_permission = access.CHANGE
+
+    @extend_schema(
+        request=serializers.PersonUpdateSerializer,
+        responses={200: serializers.PersonSerializer},
+        description=(
+            "Change any of the fields a member is added with; a field not sent is left as it is."
+            " A field that is not one of them is refused (400 naming it). No If-Match: a member"
+            " has no version. A closed family is reopened first (409)."
+        ),
+    )
+    def patch(self, request, family_id: int, member_id: int):
+        person = selectors.member_detail(family=self.family, member_id=member_id)
+        if person is None:
+            raise Http404
+        changes = self.parse(serializers.PersonUpdateSerializer, partial=True)
+        person = services.person_update(
+            family_id=self.family.id, person_id=person.id, by=self.staff, **changes
+        )
+        return Response(self.get_serializer(person).data)
+
+
 class TeamListCreate(FamilyScopedListCreate):
     serializer_class = serializers.InvolvementSerializer
     audit_object_type = "involvement"

@@ -187,6 +187,14 @@ def member_list(*, family: Family) -> QuerySet[Person]:
     return Person.objects.filter(family=family)
 
 
+def member_detail(*, family: Family, member_id: int) -> Person | None:
+    """The member `member_id` of `family` (whose visibility the caller has checked), or None:
+    a member of another family, like an id beyond any row, is not there."""
+    if not 0 < int(member_id) < 2**63:
+        return None
+    return member_list(family=family).filter(id=member_id).first()
+
+
 def team_list_qs() -> QuerySet[Involvement]:
     return Involvement.objects.select_related("agency", "practitioner")
 

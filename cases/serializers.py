@@ -29,7 +29,12 @@ from cases.models import (
     Visibility,
 )
 from cases.selectors import outcome_list
-from core.serializers import InputSerializer, OutputSerializer, QuerySerializer
+from core.serializers import (
+    InputSerializer,
+    OutputSerializer,
+    QuerySerializer,
+    StrictInputSerializer,
+)
 
 # Ids are 64-bit at most: a larger integer is refused as input, never sent to the database
 # (SQLite raises OverflowError on it, which would be a 500).
@@ -368,6 +373,22 @@ class PersonCreateSerializer(InputSerializer):
     parental_responsibility = serializers.BooleanField(required=False, default=False)
     competent_to_consent = serializers.BooleanField(required=False, default=False)
     expected_birth_on = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class PersonUpdateSerializer(StrictInputSerializer):
+    """A member's details changed (PATCH): any of the fields a member is added with, each
+    optional; a key that is not one of them is refused (400 naming it)."""
+
+    given_name = serializers.CharField(max_length=100, required=False)
+    family_name = serializers.CharField(max_length=100, required=False)
+    date_of_birth = serializers.DateField(required=False, allow_null=True)
+    relationship = serializers.ChoiceField(choices=Relationship.choices, required=False)
+    nhs_number = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    upn = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    ni_number = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    parental_responsibility = serializers.BooleanField(required=False)
+    competent_to_consent = serializers.BooleanField(required=False)
+    expected_birth_on = serializers.DateField(required=False, allow_null=True)
 
 
 class InvolvementCreateSerializer(InputSerializer):

@@ -39,6 +39,7 @@ from cases.models import (
     NeedStatus,
     Person,
     PlanAction,
+    Relationship,
     ReviewReminder,
     ReviewReminderLeg,
     Visibility,
@@ -424,6 +425,82 @@ def _person_clean(fields: dict) -> dict:
     if errors:
         raise ValidationError(errors)
     return fields
+
+
+# What `person_update` may change: the fields a member is added with (`person_create`), and the
+# words the chronology names them by.
+PERSON_EDITABLE = {
+    "given_name": "given name",
+    "family_name": "family name",
+    "date_of_birth": "date of birth",
+    "relationship": "relationship",
+    "nhs_number": "NHS number",
+    "upn": "UPN",
+    "ni_number": "NI number",
+    "parental_responsibility": "parental responsibility",
+    "competent_to_consent": "competent to consent",
+    "expected_birth_on": "expected date of birth",
+}
+PERSON_NAME_MAX = 100
+
+
+@transaction.atomic
+def person_update(*, family_id: int, person_id: int, by: StaffMember, **changes) -> Person:
+    """A member's details changed, as `person_create` adds one: `access.CHANGE` re-checked under
+    the family's row lock (a closed family: reopen it first, 409), the same checks (names,
+    relationship, date of birth, NHS number / UPN / NI number normalised, expected date of
+    birth). A member of another family does not exist here (`access.NoAccess`, 404).
+
+    Only the fields whose value changes are checked and written (a value sent back as it is
+    recorded is left alone, even a date that would no longer be accepted as new): one save, so
+    one history row naming `by`, and a chronology entry naming the fields changed, not their
+    values (the history keeps those). Nothing changed: nothing written. A member has no version
+    column, so no If-Match (the contract asks it of families and plan actions); the row lock
+    orders concurrent changes, each in the history.
+    """
+    family = family_for_write(family_id=family_id, by=by, permission=access.CHANGE)
+    person = None
+    if 0 < int(person_id) < 2**63:
+        person = Person.objects.select_for_update().filter(id=person_id, family=family).first()
+    if person is None:
+        raise access.NoAccess
+    unknown = set(changes) - set(PERSON_EDITABLE)
+    if unknown:
+        raise ValidationError({k: ["This field cannot be changed."] for k in sorted(unknown)})
+    changes = {k: v for k, v in changes.items() if getattr(person, k) != v}
+    errors: dict[str, list[str]] = {}
+    for field in ("given_name", "family_name"):
+        if field in changes:
+            value = changes[field] if isinstance(changes[field], str) else ""
+            if not value.strip():
+                errors[field] = ["Enter a name."]
+            elif len(value) > PERSON_NAME_MAX:
+                errors[field] = [f"At most {PERSON_NAME_MAX} characters."]
+    if "relationship" in changes and changes["relationship"] not in Relationship.values:
+        errors["relationship"] = ["Not one of the relationships."]
+    try:
+        changes = _person_clean(changes)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    changed = [k for k in PERSON_EDITABLE if k in changes and getattr(person, k) != changes[k]]
+    person.family = family
+    if not changed:
+        return person
+    for field in changed:
+        setattr(person, field, changes[field])
+    history_by(person, by=by).save(update_fields=changed)
+    what = ", ".join(PERSON_EDITABLE[k] for k in changed)
+    _chronology_add(
+        family=family,
+        at=timezone.now(),
+        type="member.updated",
+        agency_id=by.agency_id,
+        summary=f"{person.given_name} {person.family_name}: {what} changed",
+        object_id=person.id,
+    )
+    return person
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ urlpatterns = [
     path("families/", api.FamilyListCreate.as_view(), name="family-list"),
     path(F, api.FamilyDetail.as_view(), name="family-detail"),
     path(F + "members/", api.MemberListCreate.as_view(), name="member-list"),
+    path(F + "members/<int:member_id>/", api.MemberDetail.as_view(), name="member-detail"),
     path(F + "team/", api.TeamListCreate.as_view(), name="team-list"),
     path(F + "team/<int:involvement_id>/", api.TeamEnd.as_view(), name="team-detail"),
     path(F + "needs/", api.NeedListCreate.as_view(), name="need-list"),

@@ -275,6 +275,7 @@ CHRONOLOGY_TYPES = {
     "family.opened": "Family opened",
     "family.key_worker_changed": "Key worker changed",
     "member.added": "Member added",
+    "member.updated": "Member details changed",
     "team.joined": "Joined the team",
     "team.left": "Left the team",
     "need.identified": "Need identified",

@@ -32,7 +32,7 @@ from drf_spectacular.drainage import warn
 from drf_spectacular.plumbing import ResolvedComponent, force_instance, is_serializer
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 
-from core.serializers import InputSerializer
+from core.serializers import InputSerializer, StrictInputSerializer
 
 ERROR = "Error"
 VALIDATION_ERROR = "ValidationError"
@@ -87,6 +87,13 @@ class AutoSchema(openapi.AutoSchema):
         if "requestBody" in operation:
             self._input_serializer_check()
         return operation
+
+    def _map_basic_serializer(self, serializer, direction):
+        """A `StrictInputSerializer`'s body says it takes no other keys (it refuses them, 400)."""
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(force_instance(serializer), StrictInputSerializer):
+            schema["additionalProperties"] = False
+        return schema
 
     def _input_serializer_check(self) -> None:
         """A request body is parsed by a `core.serializers.InputSerializer`, which refuses the

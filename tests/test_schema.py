@@ -70,6 +70,7 @@ SUCCESS = {
     ("/api/v1/families/", "post"): "201",
     ("/api/v1/families/{family_id}/", "patch"): "200",
     ("/api/v1/families/{family_id}/members/", "post"): "201",
+    ("/api/v1/families/{family_id}/members/{member_id}/", "patch"): "200",
     ("/api/v1/families/{family_id}/team/", "post"): "201",
     ("/api/v1/families/{family_id}/team/{involvement_id}/", "delete"): "200",
     ("/api/v1/families/{family_id}/needs/", "post"): "201",
@@ -236,6 +237,21 @@ def test_if_match_is_documented_as_required_on_patch(schema, path):
     params = schema["paths"][path]["patch"].get("parameters", [])
     if_match = [p for p in params if p["name"] == "If-Match" and p["in"] == "header"]
     assert if_match and if_match[0]["required"] is True
+
+
+def test_a_members_patch_takes_no_if_match_and_no_other_keys(schema):
+    """The contract asks If-Match of families and plan actions only (a member has no version);
+    the body refuses keys it does not know (core.serializers.StrictInputSerializer), and says so."""
+    operation = schema["paths"]["/api/v1/families/{family_id}/members/{member_id}/"]["patch"]
+    assert not [p for p in operation.get("parameters", []) if p["name"] == "If-Match"]
+    assert "412" not in operation["responses"] and "428" not in operation["responses"]
+    body = _resolve(schema, operation["requestBody"]["content"]["application/json"]["schema"])
+    assert body["additionalProperties"] is False
+    assert not body.get("required")  # any of the fields, none required
+    fields = set(body["properties"])
+    post = schema["paths"]["/api/v1/families/{family_id}/members/"]["post"]
+    created = _resolve(schema, post["requestBody"]["content"]["application/json"]["schema"])
+    assert fields == set(created["properties"])  # "any of the fields above"
 
 
 def test_list_endpoints_document_their_pagination_envelope(schema):

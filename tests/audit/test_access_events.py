@@ -122,6 +122,7 @@ ROWS = (
     Row("family-detail", "PATCH", **FAMILY_DETAIL, allowed=CHANGERS),
     Row("member-list", "GET", "member"),
     Row("member-list", "POST", "member", allowed=CHANGERS),
+    Row("member-detail", "PATCH", "member", "member_id", allowed=CHANGERS),
     Row("team-list", "GET", "involvement"),
     Row("team-list", "POST", "involvement", allowed=CHANGERS),
     Row("team-detail", "DELETE", "involvement", "involvement_id", allowed=CHANGERS),

@@ -10,8 +10,8 @@ of each cell is derived from the rule, not written by hand:
 
 Permissions (cases/access.py, cases/api.py): "view" is any actor who sees the family; "record"
 (needs, actions, interventions, contacts) any case-role staff of a visible agency; "change"
-(family, members, team, assessments) the key worker or a lead-agency key_worker/manager; a plan
-action may also be changed by its owner agency.
+(family, members and a member's details, team, assessments) the key worker or a lead-agency
+key_worker/manager; a plan action may also be changed by its owner agency.
 """
 
 from __future__ import annotations
@@ -194,7 +194,11 @@ def snapshot(world: World) -> tuple:
         Family.objects.count(),
         family.version,
         family.level_of_need,
-        Person.objects.count(),
+        tuple(
+            Person.objects.order_by("id").values_list(
+                "id", "given_name", "family_name", "date_of_birth", "relationship"
+            )
+        ),
         tuple(Involvement.objects.order_by("id").values_list("id", "ended_on")),
         tuple(Need.objects.order_by("id").values_list("id", "status")),
         Assessment.objects.count(),
@@ -283,6 +287,13 @@ ENDPOINTS = (
             "date_of_birth": "2015-03-01",
             "relationship": "child",
         },
+    ),
+    Endpoint(
+        "member-detail",
+        "PATCH",
+        F + "members/{member}/",
+        CHANGE,
+        body=lambda w: {"given_name": "Rowan", "date_of_birth": "2016-04-02"},
     ),
     Endpoint("team-list", "GET", F + "team/", VIEW),
     Endpoint(

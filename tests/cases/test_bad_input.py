@@ -186,6 +186,22 @@ def w(borough, client_for) -> World:
     return world
 
 
+MEMBER_FIELDS = (
+    "id",
+    "family_id",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "relationship",
+    "nhs_number",
+    "upn",
+    "ni_number",
+    "parental_responsibility",
+    "competent_to_consent",
+    "expected_birth_on",
+)
+
+
 def snapshot() -> dict:
     """Everything a write endpoint could change."""
     return {
@@ -209,6 +225,7 @@ def snapshot() -> dict:
         "action_versions": PlanAction.objects.aggregate(v=Sum("version"))["v"],
         "ended": sorted(Involvement.objects.filter(ended_on__isnull=False).values_list("id")),
         "needs": sorted(Need.objects.values_list("id", "status", "achieved_on")),
+        "members": sorted(Person.objects.values_list(*MEMBER_FIELDS)),
     }
 
 
@@ -356,6 +373,10 @@ def need_url(attr: str = "need") -> C:
     return lambda w: f"{w.fam}needs/{getattr(w, attr).id}/"
 
 
+def member_url(attr: str = "person", family: str = "family") -> C:
+    return lambda w: f"/api/v1/families/{getattr(w, family).id}/members/{getattr(w, attr).id}/"
+
+
 def action_url(attr: str = "action") -> C:
     return lambda w: f"{w.fam}actions/{getattr(w, attr).id}/"
 
@@ -371,6 +392,7 @@ def school_staff(w: World) -> str:
 FAMILIES = Endpoint("POST", "/api/v1/families/", "kw")
 FAMILY = Endpoint("PATCH", fam(), "kw", headers=current)
 MEMBERS = Endpoint("POST", fam("members/"), "kw")
+MEMBER = Endpoint("PATCH", member_url(), "kw")
 TEAM = Endpoint("POST", fam("team/"), "kw")
 LEAVE = Endpoint("DELETE", None, "kw")
 NEEDS = Endpoint("POST", fam("needs/"), "partner")
@@ -469,6 +491,68 @@ CASES: dict[str, Case] = {
     "member: not JSON": MEMBERS(NOT_JSON, 400, "detail"),
     "member: JSON list": MEMBERS([{"given_name": "A"}], 400, NFE),
     "member: partner may not": MEMBERS(member(), 403, who="partner"),
+    # --- PATCH members/{id} --------------------------------------------------------------------
+    "member patch: unknown field": MEMBER({"date_of_brith": "2015-01-01"}, 400, "date_of_brith"),
+    "member patch: unknown field beside a good one": MEMBER(
+        {"given_name": "Amy", "nickname": "Ames"}, 400, "nickname"
+    ),
+    "member patch: id": MEMBER(lambda w: {"id": w.other_person.id}, 400, "id"),
+    "member patch: family": MEMBER(lambda w: {"family": w.other.id}, 400, "family"),
+    "member patch: blank given name": MEMBER({"given_name": ""}, 400, "given_name"),
+    "member patch: spaces for a family name": MEMBER({"family_name": "   "}, 400, "family_name"),
+    "member patch: null family name": MEMBER({"family_name": None}, 400, "family_name"),
+    "member patch: name too long": MEMBER({"given_name": "x" * 101}, 400, "given_name"),
+    "member patch: name number": MEMBER({"given_name": 7}, 400, "given_name"),
+    "member patch: relationship unknown": MEMBER({"relationship": "uncle"}, 400, "relationship"),
+    "member patch: relationship capitalised": MEMBER(
+        {"relationship": "Child"}, 400, "relationship"
+    ),
+    "member patch: relationship null": MEMBER({"relationship": None}, 400, "relationship"),
+    "member patch: NHS number check digit": MEMBER({"nhs_number": "9434765918"}, 400, "nhs_number"),
+    "member patch: NHS number letters": MEMBER({"nhs_number": "NHS1234567"}, 400, "nhs_number"),
+    "member patch: NHS number number": MEMBER({"nhs_number": 9434765919}, 400, "nhs_number"),
+    "member patch: NHS number null": MEMBER({"nhs_number": None}, 400, "nhs_number"),
+    "member patch: UPN bad": MEMBER({"upn": "A123"}, 400, "upn"),
+    "member patch: NI bad prefix": MEMBER({"ni_number": "BG123456C"}, 400, "ni_number"),
+    "member patch: born tomorrow": MEMBER(
+        lambda w: {"date_of_birth": str(w.tomorrow)}, 400, "date_of_birth"
+    ),
+    "member patch: born before 1900": MEMBER({"date_of_birth": "1850-01-01"}, 400, "date_of_birth"),
+    "member patch: birth date format": MEMBER(
+        {"date_of_birth": "31/12/2010"}, 400, "date_of_birth"
+    ),
+    "member patch: birth date 30 Feb": MEMBER(
+        {"date_of_birth": "2015-02-30"}, 400, "date_of_birth"
+    ),
+    "member patch: expected birth a year ahead": MEMBER(
+        lambda w: {"expected_birth_on": str(w.today + timedelta(days=400))},
+        400,
+        "expected_birth_on",
+    ),
+    "member patch: expected birth a year ago": MEMBER(
+        lambda w: {"expected_birth_on": str(w.today - timedelta(days=400))},
+        400,
+        "expected_birth_on",
+    ),
+    "member patch: parental responsibility text": MEMBER(
+        {"parental_responsibility": "yes"}, 400, "parental_responsibility"
+    ),
+    "member patch: competent to consent null": MEMBER(
+        {"competent_to_consent": None}, 400, "competent_to_consent"
+    ),
+    "member patch: two faults, both named": MEMBER(
+        {"upn": "A123", "ni_number": "BG123456C"}, 400, "ni_number"
+    ),
+    "member patch: another family's member": MEMBER(
+        {"given_name": "Amy"}, 404, path=member_url("other_person")
+    ),
+    "member patch: unknown member": MEMBER({"given_name": "Amy"}, 404, path=fam("members/999999/")),
+    "member patch: huge id": MEMBER({"given_name": "Amy"}, 404, path=fam(f"members/{HUGE}/")),
+    "member patch: id 2**63": MEMBER({"given_name": "Amy"}, 404, path=fam(f"members/{BIG}/")),
+    "member patch: not JSON": MEMBER(NOT_JSON, 400, "detail"),
+    "member patch: JSON list": MEMBER([{"given_name": "Amy"}], 400, NFE),
+    "member patch: partner may not": MEMBER({"given_name": "Amy"}, 403, who="partner"),
+    "member patch: outsider cannot see": MEMBER({"given_name": "Amy"}, 404, who="outsider"),
     # --- POST team -------------------------------------------------------------------------------
     "team: empty": TEAM({}, 400, "agency"),
     "team: agency unknown": TEAM({"agency": 999999}, 400, "agency"),
@@ -794,6 +878,12 @@ def test_valid_writes_still_succeed(w):
     assert send(w, "kw", "POST", "/api/v1/families/", family_body()(w)).status_code == 201
     assert kw.patch(w.fam, {"name": "Renamed"}, format="json", **current(w)).status_code == 200
     assert send(w, "kw", "POST", w.fam + "members/", member()(w)).status_code == 201
+    response = kw.patch(
+        f"{w.fam}members/{w.person.id}/",
+        {"given_name": "Amie", "nhs_number": "943 476 5919", "upn": "", "date_of_birth": None},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
     assert kw.post(w.fam + "team/", {"agency": w.b.housing.id}, format="json").status_code == 201
     own_ids = {
         "persons": lambda w: [w.person.id],

@@ -97,6 +97,56 @@ def test_a_field_changed_through_the_api_shows_with_old_new_and_who(borough, cli
     assert '<td class="govuk-table__cell app-history-new">3</td>' in row
 
 
+def test_a_member_changed_through_the_api_shows_with_old_new_and_who(borough, client_for):
+    b = borough
+    person = services.person_create(
+        family=b.family,
+        by=b.key_worker,
+        given_name="Amie",
+        family_name="Smith",
+        date_of_birth=date(2015, 3, 1),
+        relationship="child",
+    )
+    response = client_for(b.manager.user).patch(
+        f"{API}families/{b.family.id}/members/{person.id}/",
+        {"given_name": "Amy", "date_of_birth": "2015-03-02", "nhs_number": "943 476 5919"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content[:300]
+
+    # Read by another agency on the team: who changed which of the member's fields, from what.
+    history = items(client_for(b.partner.user), b.family)
+    changed = {
+        i["field"]: i
+        for i in history
+        if i["change"] == "changed" and (i["object_type"], i["object_id"]) == ("member", person.id)
+    }
+    assert set(changed) == {"given_name", "date_of_birth", "nhs_number"}
+    assert (changed["given_name"]["old"], changed["given_name"]["new"]) == ("Amie", "Amy")
+    assert (changed["date_of_birth"]["old"], changed["date_of_birth"]["new"]) == (
+        "2015-03-01",
+        "2015-03-02",
+    )
+    assert (changed["nhs_number"]["old"], changed["nhs_number"]["new"]) == ("", "9434765919")
+    for item in changed.values():
+        assert (item["user"], item["user_name"]) == (
+            b.manager.user_id,
+            b.manager.user.get_full_name(),
+        )
+        assert (item["agency"], item["agency_name"]) == (b.early_help.id, "Early Help")
+    rows = history_of(person)
+    assert [r.history_type for r in rows] == ["+", "~"], "one change, one history row"
+    assert_by(rows[-1], b.manager)
+
+    # The same change on the page.
+    client = Client()
+    client.force_login(b.partner.user)
+    html = client.get(f"/families/{b.family.id}/history/").content.decode()
+    row = html[html.index('data-field="given_name" data-change="changed"') :]
+    row = row[: row.index("</tr>")]
+    assert "Amie" in row and "Amy" in row and b.manager.user.get_full_name() in row
+
+
 def test_the_family_page_links_to_its_history(borough):
     client = Client()
     client.force_login(borough.partner.user)
@@ -167,6 +217,20 @@ def test_person_create(borough):
     row = latest_row(person)
     assert (row.history_type, row.given_name) == ("+", "Kim")
     assert_by(row, borough.key_worker)
+
+
+def test_person_update(borough):
+    b = borough
+    person = f.parent_make(family=b.family, by=b.key_worker, given_name="Kim")
+    services.person_update(
+        family_id=b.family.id, person_id=person.id, by=b.manager, competent_to_consent=True
+    )
+    services.person_update(  # nothing changes: no row
+        family_id=b.family.id, person_id=person.id, by=b.manager, given_name="Kim"
+    )
+    rows = history_of(person)
+    assert [(r.history_type, r.competent_to_consent) for r in rows] == [("+", False), ("~", True)]
+    assert_by(rows[-1], b.manager)
 
 
 def test_involvement_create_and_end(borough):

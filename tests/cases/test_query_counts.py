@@ -364,6 +364,42 @@ def test_every_get_endpoint_is_measured():
     assert {e.name for e in ENDPOINTS} == set(measured.values())
 
 
+# --- writes whose count could grow with what the family holds -------------------------------------
+
+
+# A member's PATCH: token auth (1), the family with the access check (1), the member (1), then the
+# service: its savepoint, the family's row lock and the permission re-check (2), the member
+# locked (1), its UPDATE, its history row and the chronology entry (3), the savepoint released,
+# and the access event (1). Counted, then frozen.
+MEMBER_PATCH_BUDGET = 12
+
+
+def test_member_patch_query_count_is_constant(ctx: Ctx, client_for, django_assert_max_num_queries):
+    """With 2 members and a short history, then 12 members and a longer one: the same count."""
+    person = _person(ctx)
+    client = client_for(_kw(ctx).user)
+    url = _family_path(ctx, f"members/{person.id}/")
+    names = (f"Name{i}" for i in itertools.count())
+
+    def patch():
+        with CaptureQueriesContext(connection) as captured:
+            response = client.patch(url, {"given_name": next(names)}, format="json")
+        assert response.status_code == 200, response.content[:300]
+        return len(captured.captured_queries), captured.captured_queries
+
+    grow_members(ctx, SMALL)
+    patch()  # warm process-wide caches
+    small, _ = patch()
+    grow_members(ctx, LARGE - SMALL)
+    for _ in range(LARGE):
+        patch()  # more history rows and chronology entries
+    with django_assert_max_num_queries(MEMBER_PATCH_BUDGET):
+        large, large_sql = patch()
+    if os.environ.get("SHOW_QUERY_COUNTS"):
+        print(f"\nmember patch: {small} -> {large}")
+    assert small == large, (small, large, [q["sql"] for q in large_sql])
+
+
 # --- the visible-families query -------------------------------------------------------------------
 
 LITERAL_ID_LIST = re.compile(r"\bIN\s*\(\s*\d+(\s*,\s*\d+)*\s*\)", re.IGNORECASE)
