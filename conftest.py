@@ -11,6 +11,34 @@ from tests import factories as f
 
 
 @pytest.fixture(autouse=True)
+def database_pool_fresh(request):
+    """PostgreSQL: after a test that left pool connections checked out, the pool is closed, and
+    the next test opens a new one. A test that runs the real consumer in process (async_to_sync)
+    gets a new event loop, whose executor threads may end still holding a connection of the
+    process's pool; ten such tests in one process would leave none (10 s waits, then errors). A
+    server's loop and threads live on, so this is the tests' concern only."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction", False)
+    )
+    yield
+    from django.db import connection
+
+    if (
+        not transactional
+        or connection.vendor != "postgresql"
+        or not connection.settings_dict["OPTIONS"].get("pool")
+        or connection.in_atomic_block  # a module's kept data: its transaction stays open
+    ):
+        return
+    connection.close()  # the test's own connection back to the pool
+    pool = connection.pool
+    stats = pool.get_stats()
+    if stats.get("pool_size", 0) > stats.get("pool_available", 0):
+        connection.close_pool()
+
+
+@pytest.fixture(autouse=True)
 def reference_data(request):
     """Every test with a database finds the data migrations' rows (tests/factories.py
     `reference_data_ensure`), whichever test ran before it in its process."""
