@@ -138,7 +138,9 @@ def test_a_task_whose_worker_was_killed_runs_again_and_completes_once(
         REPORTS_ROOT=str(reports_root),
     )
     workers = Workers(env, tmp_path)
-    sender = Celery("faults-sender", broker=broker)
+    # Not the process's current app: shared tasks sent by later tests in this process must
+    # still go to the project's broker, not to this throw-away one.
+    sender = Celery("faults-sender", broker=broker, set_as_current=False)
 
     framework_ensure()
     for n in range(3):
