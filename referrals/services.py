@@ -382,17 +382,19 @@ def referrals_unjoined_due(*, today: date, limit: int) -> list[int]:
     further action) decided before `referral_retention_cutoff(today)` and not yet pseudonymised,
     the longest decided first. A referral still waiting for its decision is never due."""
     return list(
-        Referral.objects.filter(
-            family__isnull=True,
-            pseudonymised_at__isnull=True,
-            decided_at__lt=datetime.combine(
-                referral_retention_cutoff(today), time.min, tzinfo=timezone.get_current_timezone()
-            ),
-        )
-        .exclude(status=ReferralStatus.SUBMITTED)
-        .order_by("decided_at", "id")
-        .values_list("id", flat=True)[:limit]
+        _unjoined_due(today).order_by("decided_at", "id").values_list("id", flat=True)[:limit]
     )
+
+
+def _unjoined_due(today: date):
+    """The one definition of a referral due for pseudonymising (`referrals_unjoined_due`)."""
+    return Referral.objects.filter(
+        family__isnull=True,
+        pseudonymised_at__isnull=True,
+        decided_at__lt=datetime.combine(
+            referral_retention_cutoff(today), time.min, tzinfo=timezone.get_current_timezone()
+        ),
+    ).exclude(status=ReferralStatus.SUBMITTED)
 
 
 def referral_retention_cutoff(today: date) -> date:
@@ -416,7 +418,7 @@ def referral_unjoined_pseudonymise(*, referral_id: int, today: date | None = Non
 
     today = today or timezone.localdate()
     referral = Referral.objects.select_for_update().filter(id=referral_id).first()
-    if referral is None or not _due(referral, today):
+    if referral is None or not _unjoined_due(today).filter(id=referral.id).exists():
         return False
     _referrals_pseudonymise(
         Referral.objects.filter(id=referral.id),
@@ -429,16 +431,6 @@ def referral_unjoined_pseudonymise(*, referral_id: int, today: date | None = Non
         people={"date_of_birth": None},
     )
     return True
-
-
-def _due(referral: Referral, today: date) -> bool:
-    return (
-        referral.family_id is None
-        and referral.pseudonymised_at is None
-        and referral.status != ReferralStatus.SUBMITTED
-        and referral.decided_at is not None
-        and timezone.localdate(referral.decided_at) < referral_retention_cutoff(today)
-    )
 
 
 def referrals_unjoined_pseudonymise_due(*, today: date | None = None) -> int:

@@ -146,6 +146,11 @@ def test_only_an_unjoined_referral_decided_longer_ago_than_the_period_is_done(wo
     before = [_texts_of(r) for r in due.values()]
     assert services.referrals_unjoined_pseudonymise_due() == 0
     assert [_texts_of(r) for r in due.values()] == before
+    # The re-check under the row lock: a referral no longer (or never) due is left as it is.
+    for referral in (*due.values(), recent, waiting, joined):
+        assert not services.referral_unjoined_pseudonymise(referral_id=referral.id)
+    for referral in (recent, waiting, joined):
+        assert _holds_personal(referral) == PERSONAL
 
 
 def test_the_referrer_reads_the_decision_without_the_details(world):
