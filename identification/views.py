@@ -45,6 +45,10 @@ def identification_home(request):
     may_upload, may_run = access.may_upload_dataset(staff), access.may_run_matching(staff)
     if not (may_upload or may_run):
         raise Http404
+    return _home(request, staff, may_upload=may_upload, may_run=may_run)
+
+
+def _home(request, staff, *, may_upload: bool, may_run: bool, problems=(), status: int = 200):
     return render(
         request,
         "identification/home.html",
@@ -53,7 +57,9 @@ def identification_home(request):
             "runs": list(selectors.run_list(staff)[:10]) if may_run else [],
             "may_upload": may_upload,
             "may_run": may_run,
+            "problems": problems,
         },
+        status=status,
     )
 
 
@@ -95,7 +101,17 @@ def run_start_page(request):
     staff = _staff(request)
     if not access.may_run_matching(staff):
         raise PermissionDenied("Matching runs are started by managers of the lead agency.")
-    run = services.run_request(by=staff)
+    try:
+        run = services.run_request(by=staff)
+    except DjangoValidationError as exc:  # nothing to run with yet (no indicator framework): 409
+        return _home(
+            request,
+            staff,
+            may_upload=access.may_upload_dataset(staff),
+            may_run=True,
+            problems=exc.messages,
+            status=409,
+        )
     return redirect("identification-run", run_id=run.id)
 
 

@@ -124,19 +124,23 @@ def consent_make(*, family: Family, by: StaffMember, agencies, giver: Person | N
 
 
 def reference_data_ensure() -> None:
-    """The rows the data migrations load (the 2022 headline outcomes, the 2022 claim framework)
-    are there. A transactional test flushes every table when it ends; pytest-django runs those
-    tests last in a process, but with the tests shared among processes (`make test`, pytest-xdist)
-    a process may run one before others: each test with a database, and each module's kept data,
-    asks for them first (the root conftest's `reference_data`, `kept_db`)."""
+    """The rows the data migrations load (the 2022 headline outcomes, the 2022 claim framework,
+    identification's 2022 indicator framework) are there. A transactional test flushes every
+    table when it ends; pytest-django runs those tests last in a process, but with the tests
+    shared among processes (`make test`, pytest-xdist) a process may run one before others: each
+    test with a database, and each module's kept data, asks for them first (the root conftest's
+    `reference_data`, `kept_db`)."""
     from django.apps import apps
 
+    from identification.models import IndicatorFramework
     from reports.models import ClaimFramework
 
     if not HeadlineOutcome.objects.filter(framework_version="2022").exists():
         importlib.import_module("cases.migrations.0002_outcomes_2022").load(apps, None)
     if not ClaimFramework.objects.filter(version="2022").exists():
         importlib.import_module("reports.migrations.0002_claim_framework_2022").load(apps, None)
+    if not IndicatorFramework.objects.exists():
+        importlib.import_module("identification.migrations.0002_framework_2022").load(apps, None)
 
 
 @contextmanager

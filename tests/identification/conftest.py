@@ -3,8 +3,6 @@ elsewhere may have flushed what the data migration loaded), and runs happen in p
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 from tests import factories as f
@@ -12,13 +10,9 @@ from tests import factories as f
 
 @pytest.fixture
 def framework(db):
-    from django.apps import apps
-
     from identification.models import IndicatorFramework
 
-    f.outcome("education")
-    if not IndicatorFramework.objects.filter(version="2022").exists():
-        importlib.import_module("identification.migrations.0002_framework_2022").load(apps, None)
+    f.reference_data_ensure()
     return IndicatorFramework.objects.get(version="2022")
 
 
