@@ -139,7 +139,7 @@ def reference_data_ensure() -> None:
         importlib.import_module("cases.migrations.0002_outcomes_2022").load(apps, None)
     if not ClaimFramework.objects.filter(version="2022").exists():
         importlib.import_module("reports.migrations.0002_claim_framework_2022").load(apps, None)
-    if not IndicatorFramework.objects.exists():
+    if not IndicatorFramework.objects.filter(version="2022").exists():
         importlib.import_module("identification.migrations.0002_framework_2022").load(apps, None)
 
 
